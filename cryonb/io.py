@@ -1,0 +1,188 @@
+"""Models and maps in and out.
+
+Models go through gemmi (PDB, mmCIF, gzip, multi-model); maps through mrcfile
+into :class:`cryonb.maps.Map`, with voxel size, origin (header origin or
+``nstart``), axis order (``mapc/mapr/maps``) and non-cubic boxes handled.
+Outputs are written atomically (:mod:`cryonb.atomic`); inputs are never modified.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import gemmi
+import mrcfile
+import numpy as np
+
+from .atomic import atomic_path, protect_input
+from .errors import MapError, ModelError, require_file
+from .maps import Map
+
+MODEL_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif")
+
+
+# ----------------------------------------------------------------------------- models
+def read_model(path: str | os.PathLike) -> gemmi.Structure:
+    """Read a PDB or mmCIF model (optionally .gz) into a gemmi Structure.
+
+    Raises ModelError naming the file when it cannot be parsed, holds no atoms,
+    or holds non-finite coordinates.
+    """
+    p = require_file(path)
+    try:
+        st = gemmi.read_structure(p, merge_chain_parts=True)
+    except Exception as exc:  # gemmi raises RuntimeError/ValueError with a line number
+        raise ModelError(p, f"not a readable PDB/mmCIF model ({exc})") from None
+    st.setup_entities()
+    if len(st) == 0 or st[0].count_atom_sites() == 0:
+        raise ModelError(p, "model contains no atoms (is this a PDB/mmCIF coordinate file?)")
+    for i, model in enumerate(st):
+        xyz = model_xyz(st, i)
+        if not np.all(np.isfinite(xyz)):
+            raise ModelError(p, f"model {i + 1} has non-finite (NaN/inf) atom coordinates")
+    st.name = Path(p).name.split(".")[0]
+    protect_input(p)
+    return st
+
+
+def model_xyz(st: gemmi.Structure, model_index: int = 0) -> np.ndarray:
+    """Atom coordinates (N, 3) in Angstrom of one model, in file order."""
+    return np.array([a.pos.tolist() for r in _residues(st[model_index]) for a in r],
+                    dtype=np.float64).reshape(-1, 3)
+
+
+def trajectory_xyz(st: gemmi.Structure) -> np.ndarray:
+    """Coordinates (M, N, 3) of every model of a multi-model structure (same atoms each)."""
+    frames = [model_xyz(st, i) for i in range(len(st))]
+    if len({f.shape for f in frames}) != 1:
+        raise ModelError(st.name, "models of the trajectory have different atom counts")
+    return np.stack(frames)
+
+
+def set_model_xyz(st: gemmi.Structure, xyz: np.ndarray, model_index: int = 0) -> None:
+    """Overwrite the coordinates of one model in place with ``xyz`` (N, 3)."""
+    atoms = [a for r in _residues(st[model_index]) for a in r]
+    if len(atoms) != len(xyz):
+        raise ValueError(f"{len(xyz)} coordinates for {len(atoms)} atoms")
+    for atom, p in zip(atoms, np.asarray(xyz, dtype=np.float64)):
+        atom.pos = gemmi.Position(*p)
+
+
+def structure_from_frames(template: gemmi.Structure, frames: np.ndarray) -> gemmi.Structure:
+    """A multi-model Structure: the first model of ``template`` with coordinates ``frames`` (M, N, 3)."""
+    out = template.clone()
+    while len(out) > 1:
+        del out[len(out) - 1]
+    base = out[0].clone()
+    del out[0]
+    for i, xyz in enumerate(np.asarray(frames)):
+        model = base.clone()
+        model.num = i + 1
+        out.add_model(model)
+        set_model_xyz(out, xyz, i)
+    return out
+
+
+def write_model(st: gemmi.Structure, path: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Write ``st`` as PDB (.pdb/.ent) or mmCIF (.cif/.mmcif) atomically; returns the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise ModelError(path, f"unknown model format '{suffix}' (use one of {MODEL_SUFFIXES})")
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        if suffix in (".pdb", ".ent"):
+            st.write_pdb(tmp)
+        else:
+            st.make_mmcif_document().write_file(tmp)
+    return path
+
+
+def _residues(model: gemmi.Model):
+    for chain in model:
+        yield from chain
+
+
+# ----------------------------------------------------------------------------- maps
+def read_map(path: str | os.PathLike) -> Map:
+    """Read an MRC/CCP4 map (optionally .gz/.bz2) into a Map with data indexed [z, y, x].
+
+    Raises MapError naming the file for a truncated or corrupt file, an axis
+    order that is not a permutation of 1,2,3, a zero or negative voxel size,
+    or NaN/inf values. Warns (does not fail) for non-orthogonal cells and
+    crystallographic space groups, whose symmetry is not applied.
+    """
+    p = require_file(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with mrcfile.open(p, mode="r", permissive=True) as mrc:
+                header = mrc.header.copy()
+                data = None if mrc.data is None else np.array(mrc.data, dtype=np.float32)
+        except Exception as exc:
+            raise MapError(p, f"not a readable MRC/CCP4 map ({exc})") from None
+    problems = "; ".join(str(w.message) for w in caught)
+    if data is None:
+        raise MapError(p, f"map data could not be read (truncated or corrupt file: {problems})")
+    if data.ndim == 2:
+        data = data[None]
+    m = _map_from_header(p, header, data, problems)
+    protect_input(p)
+    return m
+
+
+def _map_from_header(p: str, header, data: np.ndarray, problems: str) -> Map:
+    if "smaller than expected" in problems or "File size" in problems and "expected" in problems:
+        raise MapError(p, f"file is truncated: {problems}")
+    axes = [int(header.mapc), int(header.mapr), int(header.maps)]  # axis of columns, rows, sections
+    if sorted(axes) != [1, 2, 3]:
+        raise MapError(p, f"axis order mapc/mapr/maps = {axes} is not a permutation of 1,2,3")
+    # data is [section, row, column]; the axis (1=x, 2=y, 3=z) of each array dimension:
+    dim_axis = [axes[2], axes[1], axes[0]]
+    data = np.transpose(data, [dim_axis.index(a) for a in (3, 2, 1)])
+    cell = np.array([header.cella.x, header.cella.y, header.cella.z], dtype=np.float64)
+    sampling = np.array([header.mx, header.my, header.mz], dtype=np.float64)
+    if np.any(sampling <= 0):
+        sampling = np.array(data.shape[::-1], dtype=np.float64)  # old files leave mx/my/mz at 0
+    voxel = np.divide(cell, sampling)
+    if not np.all(np.isfinite(voxel)) or np.any(voxel <= 0):
+        raise MapError(p, f"voxel size must be positive, header gives {tuple(voxel)} Å "
+                          f"(cell {tuple(cell)} Å over {tuple(sampling.astype(int))} samples)")
+    angles = (float(header.cellb.alpha), float(header.cellb.beta), float(header.cellb.gamma))
+    if not np.allclose(angles, 90.0, atol=0.01) and any(angles):
+        warnings.warn(f"{p}: cell angles {angles} are not 90°; the grid is treated as orthogonal")
+    if int(header.ispg) not in (0, 1, 401):
+        warnings.warn(f"{p}: space group {int(header.ispg)} (crystallographic map); "
+                      "symmetry is not applied, only the stored block is used")
+    starts = [int(header.nxstart), int(header.nystart), int(header.nzstart)]  # col, row, section
+    start_xyz = np.zeros(3)
+    for axis, start in zip(axes, starts):
+        start_xyz[axis - 1] = start
+    header_origin = np.array([header.origin.x, header.origin.y, header.origin.z], dtype=np.float64)
+    # ChimeraX/RELION convention: a non-zero header origin wins; otherwise nstart * voxel
+    if np.all(np.isfinite(header_origin)) and np.any(header_origin != 0):
+        origin = header_origin
+    else:
+        origin = start_xyz * voxel
+    return Map(data=data, voxel_size=voxel, origin=origin, path=p)
+
+
+def write_map(m: Map, path: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Write ``m`` as MRC2014 (axis order 1,2,3) atomically; returns the path.
+
+    When the origin is a whole number of voxels it is written as ``nstart``
+    (read the same by Coot, ChimeraX, RELION); otherwise in the header origin.
+    """
+    path = Path(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc.set_data(np.ascontiguousarray(m.data, dtype=np.float32))
+            mrc.voxel_size = tuple(float(v) for v in m.voxel_size)
+            steps = m.origin / m.voxel_size
+            if np.allclose(steps, np.round(steps), atol=1e-3):
+                mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = np.round(steps).astype(int)
+                mrc.header.origin = (0.0, 0.0, 0.0)
+            else:
+                mrc.header.origin = tuple(float(v) for v in m.origin)
+            mrc.update_header_stats()
+    return path
