@@ -1,0 +1,13 @@
+"""cryonb: notebook-first building and refinement of atomic models in cryo-EM maps.
+
+Modules: :mod:`cryonb.io` (models and maps in/out), :mod:`cryonb.maps` (the Map
+dataclass), :mod:`cryonb.density` (simulation, noise, FSC, resampling),
+:mod:`cryonb.data` (example data), :mod:`cryonb.viz` (nglview), :mod:`cryonb.plots`
+(matplotlib), :mod:`cryonb.runs` (run folders), :mod:`cryonb.errors`.
+"""
+__version__ = "0.1.0"
+
+from .errors import CryonbError  # noqa: E402
+from .maps import Map  # noqa: E402
+
+__all__ = ["CryonbError", "Map", "__version__"]

@@ -7,9 +7,10 @@ from .adk import CORE_DOMAIN, adk_closed, adk_dims, adk_dims_frames, adk_open, c
 from .charmm import clean_charmm
 from .corpus import CorpusEntry, corpus_entries, load_corpus_structure
 from .dcd import read_dcd
+from .examples import EXAMPLES, load_model
 from .sources import cache_dir, mdanalysis_test_file, mrcfile_test_map
 
 __all__ = ["CORE_DOMAIN", "adk_closed", "adk_dims", "adk_dims_frames", "adk_open",
            "core_domain_mask", "clean_charmm", "CorpusEntry", "corpus_entries",
-           "load_corpus_structure", "read_dcd", "cache_dir", "mdanalysis_test_file",
+           "load_corpus_structure", "read_dcd", "EXAMPLES", "load_model", "cache_dir", "mdanalysis_test_file",
            "mrcfile_test_map"]

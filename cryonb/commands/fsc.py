@@ -1,0 +1,37 @@
+"""FSC between two maps (half maps), or between a model and a map.
+
+Examples: cryonb fsc half1.mrc half2.mrc
+          cryonb fsc --model model.cif map.mrc
+"""
+from __future__ import annotations
+
+import argparse
+
+from ..density import fsc, model_map_fsc
+from ..io import read_map, read_model
+from ..runs import write_json
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("maps", nargs="+", help="two maps, or one map with --model")
+    p.add_argument("--model", help="model for a model-map FSC")
+    p.add_argument("--json", help="write the curve and resolutions to this JSON file")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.model:
+        if len(args.maps) != 1:
+            raise SystemExit("with --model give exactly one map")
+        curve = model_map_fsc(read_model(args.model), read_map(args.maps[0]))
+    else:
+        if len(args.maps) != 2:
+            raise SystemExit("give two maps, or one map with --model")
+        curve = fsc(read_map(args.maps[0]), read_map(args.maps[1]))
+    res = {"fsc0143_resolution": curve.resolution(0.143), "fsc05_resolution": curve.resolution(0.5)}
+    print(f"{'1/Å':>8} {'Å':>8} {'FSC':>7}")
+    for f, c in zip(curve.frequency[1:], curve.fsc[1:]):
+        print(f"{f:8.4f} {1 / f:8.2f} {c:7.3f}")
+    print(f"FSC=0.143 at {res['fsc0143_resolution']:.2f} Å; FSC=0.5 at {res['fsc05_resolution']:.2f} Å")
+    if args.json:
+        write_json({**res, "frequency": curve.frequency, "fsc": curve.fsc}, args.json)
+    return 0
