@@ -30,6 +30,8 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     or holds non-finite coordinates.
     """
     p = require_file(path)
+    if _is_pdb_format(p):
+        _check_pdb_coordinates(p)
     try:
         st = gemmi.read_structure(p, merge_chain_parts=True)
     except Exception as exc:  # gemmi raises RuntimeError/ValueError with a line number
@@ -44,6 +46,33 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     st.name = Path(p).name.split(".")[0]
     protect_input(p)
     return st
+
+
+def _is_pdb_format(path: str) -> bool:
+    name = path.lower().removesuffix(".gz")
+    return name.endswith((".pdb", ".ent"))
+
+
+def _check_pdb_coordinates(path: str) -> None:
+    """Raise ModelError at the first ATOM/HETATM record whose x, y, z columns are not numbers.
+
+    gemmi reads fixed columns leniently; a damaged line would otherwise give a wrong atom silently.
+    """
+    import gzip
+
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", errors="replace") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.startswith(("ATOM  ", "HETATM")):
+                    continue
+                try:
+                    [float(line[c:c + 8]) for c in (30, 38, 46)]
+                except ValueError:
+                    raise ModelError(path, f"line {number}: coordinates in columns 31-54 are not "
+                                           f"numbers: {line.rstrip()!r}") from None
+    except (OSError, EOFError) as exc:
+        raise ModelError(path, f"cannot be read ({exc})") from None
 
 
 def model_xyz(st: gemmi.Structure, model_index: int = 0) -> np.ndarray:
@@ -146,8 +175,8 @@ def _map_from_header(p: str, header, data: np.ndarray, problems: str) -> Map:
         sampling = np.array(data.shape[::-1], dtype=np.float64)  # old files leave mx/my/mz at 0
     voxel = np.divide(cell, sampling)
     if not np.all(np.isfinite(voxel)) or np.any(voxel <= 0):
-        raise MapError(p, f"voxel size must be positive, header gives {tuple(voxel)} Å "
-                          f"(cell {tuple(cell)} Å over {tuple(sampling.astype(int))} samples)")
+        raise MapError(p, f"voxel size must be positive, header gives {voxel.round(4).tolist()} Å "
+                          f"(cell {cell.round(3).tolist()} Å over {sampling.astype(int).tolist()} samples)")
     angles = (float(header.cellb.alpha), float(header.cellb.beta), float(header.cellb.gamma))
     if not np.allclose(angles, 90.0, atol=0.01) and any(angles):
         warnings.warn(f"{p}: cell angles {angles} are not 90°; the grid is treated as orthogonal")

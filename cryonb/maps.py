@@ -49,7 +49,7 @@ class Map:
     def apix(self) -> float:
         """The single voxel size in Angstrom; raises MapError if voxels are not cubic."""
         if not np.allclose(self.voxel_size, self.voxel_size[0], rtol=1e-4):
-            raise MapError(self.path, f"voxels are not cubic: {tuple(self.voxel_size)} Å")
+            raise MapError(self.path, f"voxels are not cubic: {_fmt(self.voxel_size, 4)} Å")
         return float(self.voxel_size[0])
 
     @property
@@ -85,9 +85,9 @@ def validate_map(m: Map) -> None:
     if min(m.data.shape) < 1:
         raise MapError(m.path, f"map has an empty dimension: shape {m.data.shape}")
     if not np.all(np.isfinite(m.voxel_size)) or np.any(m.voxel_size <= 0):
-        raise MapError(m.path, f"voxel size must be positive, got {tuple(m.voxel_size)} Å")
+        raise MapError(m.path, f"voxel size must be positive, got {_fmt(m.voxel_size, 4)} Å")
     if not np.all(np.isfinite(m.origin)):
-        raise MapError(m.path, f"origin is not finite: {tuple(m.origin)}")
+        raise MapError(m.path, f"origin is not finite: {_fmt(m.origin)}")
     bad = ~np.isfinite(m.data)
     if bad.any():
         n_nan = int(np.isnan(m.data).sum())
@@ -101,8 +101,8 @@ def require_same_grid(a: Map, b: Map) -> None:
         raise GridMismatchError(
             f"{a.path or 'map 1'} vs {b.path or 'map 2'}",
             f"grids differ: shape {a.shape} vs {b.shape}, voxel size "
-            f"{tuple(np.round(a.voxel_size, 4))} vs {tuple(np.round(b.voxel_size, 4))} Å, "
-            f"origin {tuple(np.round(a.origin, 2))} vs {tuple(np.round(b.origin, 2))} Å")
+            f"{_fmt(a.voxel_size, 4)} vs {_fmt(b.voxel_size, 4)} Å, "
+            f"origin {_fmt(a.origin, 2)} vs {_fmt(b.origin, 2)} Å")
 
 
 def check_overlap(xyz: np.ndarray, m: Map, model_name: str | None = None,
@@ -120,6 +120,11 @@ def check_overlap(xyz: np.ndarray, m: Map, model_name: str | None = None,
         raise OverlapError(
             f"{model_name or 'model'} vs {m.path or 'map'}",
             f"only {inside:.0%} of atoms lie inside the map box (need {min_fraction:.0%}); "
-            f"model centre {tuple(np.round(c, 1))} Å, map box {tuple(np.round(lo, 1))} to "
-            f"{tuple(np.round(hi, 1))} Å: check the map origin or the model placement")
+            f"model centre {_fmt(c)} Å, map box {_fmt(lo)} to {_fmt(hi)} Å: "
+            "check the map origin or the model placement")
     return inside
+
+
+def _fmt(v: np.ndarray, digits: int = 1) -> tuple[float, ...]:
+    """A vector as a plain tuple of rounded floats, for messages."""
+    return tuple(round(float(x), digits) for x in np.asarray(v).reshape(-1))

@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from .atomic import atomic_path
 from .density.fsc import FSCCurve
@@ -28,17 +27,22 @@ def plot_fsc(curves: dict[str, FSCCurve], thresholds: tuple[float, ...] = (0.143
     ax.set_xlabel("spatial frequency (1/Å)")
     ax.set_ylabel("FSC")
     ax.set_ylim(-0.05, 1.02)
-    secondary = ax.secondary_xaxis("top", functions=(_inv, _inv))
-    secondary.set_xlabel("resolution (Å)")
+    _resolution_axis(ax)
     ax.legend(fontsize=8, loc="lower left")
     if title:
         ax.set_title(title, fontsize=10)
     return fig
 
 
-def _inv(x):
-    with np.errstate(divide="ignore"):
-        return 1.0 / np.maximum(x, 1e-6)
+def _resolution_axis(ax: plt.Axes) -> None:
+    """A top axis labelled in Angstrom at round resolutions within the frequency range."""
+    top = ax.twiny()
+    lo, hi = ax.get_xlim()
+    top.set_xlim(lo, hi)
+    marks = [r for r in (20, 10, 8, 6, 5, 4, 3, 2.5, 2, 1.5) if lo < 1.0 / r <= hi]
+    top.set_xticks([1.0 / r for r in marks])
+    top.set_xticklabels([f"{r:g}" for r in marks])
+    top.set_xlabel("resolution (Å)")
 
 
 def save_figure(fig: plt.Figure, path: str | os.PathLike, formats: tuple[str, ...] = ("png", "svg"),

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 
 from ..density import fsc, model_map_fsc
-from ..io import read_map, read_model
+from ..io import model_xyz, read_map, read_model
+from ..maps import check_overlap
 from ..runs import write_json
 
 
@@ -22,7 +23,9 @@ def main(args: argparse.Namespace) -> int:
     if args.model:
         if len(args.maps) != 1:
             raise SystemExit("with --model give exactly one map")
-        curve = model_map_fsc(read_model(args.model), read_map(args.maps[0]))
+        st, m = read_model(args.model), read_map(args.maps[0])
+        check_overlap(model_xyz(st), m, args.model)
+        curve = model_map_fsc(st, m)
     else:
         if len(args.maps) != 2:
             raise SystemExit("give two maps, or one map with --model")

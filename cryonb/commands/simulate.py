@@ -8,7 +8,8 @@ import argparse
 from pathlib import Path
 
 from ..density import SimulationConfig, add_noise, half_maps, simulate_map
-from ..io import read_map, read_model, write_map
+from ..io import model_xyz, read_map, read_model, write_map
+from ..maps import check_overlap
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     st = read_model(args.model)
     like = read_map(args.like) if args.like else None
+    if like is not None:
+        check_overlap(model_xyz(st), like, args.model)
     cfg = SimulationConfig(resolution=args.resolution, voxel_size=args.voxel_size,
                            method=args.method, padding=args.padding)
     clean = simulate_map(st, cfg, like=like)

@@ -20,7 +20,7 @@ import gemmi
 import numpy as np
 
 from ..io import model_xyz
-from ..maps import Map
+from ..maps import Map, check_overlap
 from .filters import frequency_grid, lowpass
 
 SIGMA_PER_RESOLUTION = 0.225
@@ -66,6 +66,8 @@ def simulate_map(st: gemmi.Structure, config: SimulationConfig | None = None,
     cfg = config or SimulationConfig()
     if cfg.resolution < 2 * (like.voxel_size.max() if like else cfg.voxel_size) - 1e-6:
         raise ValueError(f"resolution {cfg.resolution} Å is finer than Nyquist for the voxel size")
+    if like is not None:
+        check_overlap(model_xyz(st), like, st.name)
     grid = like if like is not None else box_around_model(st, cfg.voxel_size, cfg.padding, cfg.cubic)
     if cfg.method == "electron":
         data = _electron_density(st, grid, cfg)
@@ -80,7 +82,11 @@ def simulate_map(st: gemmi.Structure, config: SimulationConfig | None = None,
 
 
 def model_map(st: gemmi.Structure, like: Map, b_factor: float | None = None) -> Map:
-    """The model's density on the grid of ``like`` to Nyquist, without low-pass (for model-map FSC)."""
+    """The model's density on the grid of ``like`` to Nyquist, without low-pass (for model-map FSC).
+
+    Raises OverlapError when most of the model lies outside the map box.
+    """
+    check_overlap(model_xyz(st), like, st.name)
     cfg = SimulationConfig(resolution=2 * float(like.voxel_size.max()), b_factor=b_factor)
     return like.copy(data=_electron_density(st, like, cfg).astype(np.float32))
 

@@ -1,0 +1,111 @@
+"""Every listed bad input raises a cryonb error naming the file, and leaves no output behind.
+
+Each case runs the real command (``cryonb simulate`` or ``cryonb fsc``) that would
+write an output, and checks the message and that the output folder holds no new file.
+"""
+import os
+
+import mrcfile
+import numpy as np
+import pytest
+
+from cryonb import Map, io
+from cryonb.cli import main
+from cryonb.errors import CryonbError, MapError, ModelError, OverlapError
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, adk_closed):
+    d = tmp_path_factory.mktemp("bad")
+    good_pdb = io.write_model(adk_closed, d / "good.pdb")
+    good_cif = io.write_model(adk_closed, d / "good.cif")
+    grid = Map(np.random.default_rng(0).normal(size=(40, 40, 40)), 2.0, origin=(-10, 0, -10))
+    good_map = io.write_map(grid, d / "good.mrc")
+    raw = good_map.read_bytes()
+    lines = good_pdb.read_text().splitlines()
+    out = {"good.pdb": good_pdb, "good.cif": good_cif, "good.mrc": good_map, "dir": d}
+
+    def put(name, content):
+        path = d / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        out[name] = path
+
+    put("garbage.pdb", "this is not a coordinate file\njust text\n")
+    put("damaged_coords.pdb", "\n".join(l[:31] + "x.y.z" + l[36:] if i == 40 else l
+                                        for i, l in enumerate(lines)))
+    put("broken.cif", good_cif.read_text()[:6000])
+    put("empty_model.pdb", "HEADER    NOTHING HERE\nEND\n")
+    put("truncated.mrc", raw[: len(raw) // 2])
+    put("header_only.mrc", raw[:1024])
+    put("corrupt.mrc", os.urandom(4096))
+    nan = grid.data.copy()
+    nan.flat[5] = np.nan
+    out["nan.mrc"] = _raw_map(d / "nan.mrc", nan)
+    out["inf.mrc"] = _raw_map(d / "inf.mrc", np.where(grid.data > 3.5, np.inf, grid.data))
+    put("zero_voxel.mrc", _with_cell(raw, 0.0))
+    put("negative_voxel.mrc", _with_cell(raw, -80.0))
+    far = adk_closed.clone()
+    io.set_model_xyz(far, io.model_xyz(far) + 500.0)
+    out["far.pdb"] = io.write_model(far, d / "far.pdb")
+    return out
+
+
+def _raw_map(path, data):
+    """Write ``data`` with mrcfile directly (a Map refuses non-finite values)."""
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(data.astype(np.float32))
+        mrc.voxel_size = 2.0
+    return path
+
+
+def _with_cell(raw: bytes, a: float) -> bytes:
+    """MRC bytes with cell edge x (header word 11) replaced by ``a``."""
+    head = bytearray(raw)
+    head[40:44] = np.float32(a).tobytes()
+    return bytes(head)
+
+
+CASES = [
+    ("missing file", ["simulate", "{dir}/no_such_model.pdb", "--resolution", "4"], "no_such_model.pdb", "does not exist"),
+    ("malformed PDB", ["simulate", "{garbage.pdb}", "--resolution", "4"], "garbage.pdb", "no atoms"),
+    ("damaged PDB coordinates", ["simulate", "{damaged_coords.pdb}", "--resolution", "4"], "damaged_coords.pdb", "line 41"),
+    ("malformed mmCIF", ["simulate", "{broken.cif}", "--resolution", "4"], "broken.cif", "not a readable"),
+    ("empty model", ["simulate", "{empty_model.pdb}", "--resolution", "4"], "empty_model.pdb", "no atoms"),
+    ("truncated MRC", ["fsc", "{truncated.mrc}", "{good.mrc}"], "truncated.mrc", "truncated"),
+    ("header-only MRC", ["fsc", "{header_only.mrc}", "{good.mrc}"], "header_only.mrc", "truncated"),
+    ("corrupt MRC", ["fsc", "{corrupt.mrc}", "{good.mrc}"], "corrupt.mrc", "corrupt"),
+    ("NaN in map", ["fsc", "{good.mrc}", "{nan.mrc}"], "nan.mrc", "1 NaN"),
+    ("inf in map", ["fsc", "{inf.mrc}", "{good.mrc}"], "inf.mrc", "infinite"),
+    ("zero voxel size", ["simulate", "{good.pdb}", "--resolution", "4", "--like", "{zero_voxel.mrc}"], "zero_voxel.mrc", "voxel size must be positive"),
+    ("negative voxel size", ["fsc", "{negative_voxel.mrc}", "{good.mrc}"], "negative_voxel.mrc", "voxel size must be positive"),
+    ("no overlap", ["simulate", "{far.pdb}", "--resolution", "4", "--like", "{good.mrc}"], "far.pdb", "inside the map box"),
+    ("no overlap (FSC)", ["fsc", "--model", "{far.pdb}", "{good.mrc}"], "good.mrc", "inside the map box"),
+]
+
+
+@pytest.mark.parametrize("label,argv,name,problem", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_named_and_no_output(files, capsys, label, argv, name, problem):
+    d = files["dir"]
+    before = {p.name: p.stat().st_mtime_ns for p in d.iterdir()}
+    out_args = ["-o", str(d / "out.mrc")] if argv[0] == "simulate" else ["--json", str(d / "out.json")]
+    for key, value in files.items():
+        argv = [a.replace("{" + key + "}", str(value)) for a in argv]
+    argv = argv + out_args
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert name in err and problem in err, err
+    after = {p.name: p.stat().st_mtime_ns for p in d.iterdir()}
+    assert after == before, "an output was written or an input was touched"
+
+
+def test_errors_are_cryonb_errors_in_python(files):
+    with pytest.raises(ModelError) as info:
+        io.read_model(files["garbage.pdb"])
+    assert info.value.path == str(files["garbage.pdb"])
+    with pytest.raises(MapError, match="nan.mrc"):
+        io.read_map(files["nan.mrc"])
+    from cryonb.density import model_map
+
+    with pytest.raises(OverlapError, match="far"):
+        model_map(io.read_model(files["far.pdb"]), io.read_map(files["good.mrc"]))
+    assert issubclass(OverlapError, CryonbError)
