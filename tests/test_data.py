@@ -57,9 +57,10 @@ def test_core_domain_mask(adk_closed):
 
 
 def test_adk_cached_in_user_folder():
-    cached = data.cache_dir() / "adk" / "adk_closed.pdb"
+    cached = data.cache_dir() / data.adk.CACHE / "adk_closed.pdb"
     assert cached.exists()
-    assert "ATOM" in cached.read_text()
+    text = cached.read_text()
+    assert "ATOM" in text and "KCSA" not in text
 
 
 def test_corpus_entries_and_loading():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 
 from ..notebooks import execute_notebook, list_notebooks
 
@@ -36,4 +37,9 @@ def main(args: argparse.Namespace) -> int:
     for path in sorted(out.parent.rglob("*")):
         if path.is_file() and path != out:
             print(f"  {path.relative_to(out.parent)}")
+    metrics = out.parent / "metrics.json"
+    if metrics.exists():
+        print("metrics.json:")
+        for key, value in json.loads(metrics.read_text()).items():
+            print(f"  {key:34s} {value:.3f}" if isinstance(value, float) else f"  {key:34s} {value}")
     return 0

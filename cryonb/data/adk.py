@@ -14,11 +14,12 @@ from .charmm import clean_charmm
 from .dcd import read_dcd
 from .sources import cache_dir, mdanalysis_test_file
 
+CACHE = "adk-v1"   # bump when the cleaning changes, so stale cached files are not reused
 CORE_DOMAIN = [(1, 29), (60, 121), (160, 214)]   # residue ranges used to superpose AdK states
 
 
 def _cleaned(name: str) -> gemmi.Structure:
-    cached = cache_dir() / "adk" / f"{name}.pdb"
+    cached = cache_dir() / CACHE / f"{name}.pdb"
     if not cached.exists():
         raw = read_model(mdanalysis_test_file(f"{name}.pdb"))
         st, _ = clean_charmm(raw)
@@ -38,7 +39,7 @@ def adk_closed() -> gemmi.Structure:
 
 def adk_dims_frames() -> np.ndarray:
     """DIMS closed->open transition, float32 (98, 1656, 3) Angstrom, in the cleaned atom order."""
-    cached = cache_dir() / "adk" / "adk_dims_heavy.npy"
+    cached = cache_dir() / CACHE / "adk_dims_heavy.npy"
     if not cached.exists():
         raw = read_model(mdanalysis_test_file("adk_open.pdb"))
         _, kept = clean_charmm(raw)

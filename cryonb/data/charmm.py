@@ -22,7 +22,7 @@ def clean_charmm(st: gemmi.Structure, chain_id: str = "A") -> tuple[gemmi.Struct
 
     Hydrogens, water and ions are removed; residue and atom names are mapped to
     PDB names; every chain without a name is named ``chain_id``; the crystal cell
-    (meaningless for a cryo-EM model) is cleared. ``kept`` (n_kept,) indexes the
+    (meaningless for a cryo-EM model) and raw REMARKs are dropped. ``kept`` (n_kept,) indexes the
     atoms of the input's first model in file order, so trajectories in the input
     atom order can be reduced to the cleaned atoms with ``frames[:, kept]``.
     """
@@ -48,6 +48,7 @@ def clean_charmm(st: gemmi.Structure, chain_id: str = "A") -> tuple[gemmi.Struct
     out.remove_hydrogens()
     _remove_solvent(out)
     out.remove_empty_chains()
+    out.raw_remarks = []          # the MDAnalysis files carry stale remarks (about KcsA)
     out.cell = gemmi.UnitCell()
     out.spacegroup_hm = "P 1"
     out.setup_entities()

@@ -27,4 +27,4 @@ def lowpass(m: Map, resolution: float, width: float = 0.1) -> Map:
     """Low-pass ``m`` at ``resolution`` Å with a raised-cosine edge (see :func:`cosine_edge`)."""
     s = frequency_grid(m.shape, m.voxel_size)
     f = np.fft.rfftn(m.data.astype(np.float64)) * cosine_edge(s, resolution, width)
-    return m.copy(data=np.fft.irfftn(f, s=m.shape).astype(np.float32))
+    return m.copy(data=np.fft.irfftn(f, s=m.shape, axes=(0, 1, 2)).astype(np.float32))

@@ -131,7 +131,7 @@ def _unblur(data: np.ndarray, voxel_size: np.ndarray, blur: float) -> np.ndarray
     if blur <= 0:
         return data
     s2 = frequency_grid(data.shape, voxel_size) ** 2
-    return np.fft.irfftn(np.fft.rfftn(data) * np.exp(blur * s2 / 4), s=data.shape)
+    return np.fft.irfftn(np.fft.rfftn(data) * np.exp(blur * s2 / 4), s=data.shape, axes=(0, 1, 2))
 
 
 def _atomic_numbers(st: gemmi.Structure) -> np.ndarray:

@@ -1,0 +1,39 @@
+# cryonb: the README's two commands. `make demo` and `make test` each create .venv when missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.cryonb-installed
+PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: install demo test chromium strip clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q -e ".[dev]" $(PIP_QUIET)
+	$(PY) -m pip install -q --no-deps MDAnalysisTests==2.11.0 $(PIP_QUIET)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian chromium for the real-browser test; where it cannot be installed the test skips and says why.
+chromium:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian chromium for the browser test"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| echo "could not install chromium: the browser test will skip"; \
+	else echo "chromium not available and not installable (needs root + apt): the browser test will skip"; fi
+
+demo: $(STAMP)
+	$(VENV)/bin/cryonb notebook 00_quickstart --run demo
+
+test: $(STAMP) chromium
+	$(PY) -m pytest
+
+strip:
+	$(PY) -c "import glob; from cryonb.notebooks import strip_outputs; [print('stripped', p) for p in sorted(glob.glob('notebooks/*.ipynb')) if strip_outputs(p)]"
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,41 @@
+"""Every shipped notebook runs through papermill with small parameters, into its run folder."""
+import json
+
+import pytest
+
+from cryonb.notebooks import execute_notebook, list_notebooks
+
+# small parameters per notebook, so the whole set runs in CI in minutes
+SMALL = {
+    "00_quickstart": {"resolution": 6.0, "voxel_size": 2.0, "snr": 1.0},
+}
+
+
+def test_every_notebook_has_small_parameters():
+    assert list_notebooks(), "no notebooks found"
+    assert set(list_notebooks()) <= set(SMALL), "add small parameters for every new notebook"
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_notebook_runs(tmp_path, name):
+    out = execute_notebook(name, SMALL[name], run_name="ci", runs_root=tmp_path)
+    nb = json.loads(out.read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    run = out.parent
+    assert (run / "config.json").exists() and (run / "metrics.json").exists()
+
+
+def test_quickstart_outputs(tmp_path):
+    out = execute_notebook("00_quickstart", {**SMALL["00_quickstart"], "show_3d": False},
+                           run_name="check", runs_root=tmp_path)
+    run = out.parent
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert abs(metrics["model_map_fsc05_resolution"] - 6.0) <= 0.6
+    assert (run / "fsc.png").stat().st_size > 10_000 and (run / "fsc.svg").exists()
+    for name in ("map.mrc", "half1.mrc", "half2.mrc"):
+        assert (run / name).stat().st_size > 1024
+    config = json.loads((run / "config.json").read_text())
+    assert config["simulation"]["resolution"] == 6.0
