@@ -23,7 +23,7 @@ MDANALYSISTESTS = ("MDAnalysisTests", "2.11.0")
 
 def cache_dir() -> Path:
     """The user data folder for cryonb's cached example data (created on first use)."""
-    root = os.environ.get("CRYONB_DATA")
+    root = os.environ.get("CRYONB_DATA") or None
     if root is None:
         xdg = os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
         root = os.path.join(xdg, "cryonb")
