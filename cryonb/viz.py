@@ -62,19 +62,23 @@ def show_models(*models: gemmi.Structure, representation: str = "cartoon",
 
 
 def add_map(view: nglview.NGLWidget, m: Map | str | os.PathLike, sigma: float = 1.5,
-            color: str = "#3b6ea8", wireframe: bool = True):
-    """Add a map (Map or MRC path) as an isosurface at ``sigma`` standard deviations."""
+            color: str = "#6f8fbf", wireframe: bool = True, opacity: float = 0.35):
+    """Add a map (Map or MRC path) as an isosurface at ``sigma`` standard deviations.
+
+    A see-through wireframe by default, so a model inside stays visible.
+    """
     path = _map_file(m) if isinstance(m, Map) else os.fspath(m)
     comp = view.add_component(path, default_representation=False)
     comp.add_surface(isolevelType="sigma", isolevel=float(sigma), wireframe=wireframe,
-                     color=color, opacity=0.6 if not wireframe else 1.0)
+                     color=color, opacity=float(opacity), depthWrite=False)
     return comp
 
 
 def show_model_in_map(st: gemmi.Structure, m: Map | str | os.PathLike, sigma: float = 1.5,
-                      representation: str = "licorice") -> nglview.NGLWidget:
-    """A model (``representation``) inside a map drawn as a wireframe isosurface."""
-    view = show_models(st, representation=representation)
+                      representation: str = "licorice", color: str = "#e8710a"
+                      ) -> nglview.NGLWidget:
+    """A model (``representation``, orange) inside a map drawn as a see-through wireframe."""
+    view = show_models(st, representation=representation, colors=[color])
     add_map(view, m, sigma=sigma)
     return view
 
