@@ -147,7 +147,7 @@ def read_map(path: str | os.PathLike) -> Map:
         try:
             with mrcfile.open(p, mode="r", permissive=True) as mrc:
                 header = mrc.header.copy()
-                data = None if mrc.data is None else np.array(mrc.data, dtype=np.float32)
+                data = None if mrc.data is None else np.array(mrc.data)
         except Exception as exc:
             raise MapError(p, f"not a readable MRC/CCP4 map ({exc})") from None
     problems = "; ".join(str(w.message) for w in caught)
@@ -155,14 +155,14 @@ def read_map(path: str | os.PathLike) -> Map:
         raise MapError(p, f"map data could not be read (truncated or corrupt file: {problems})")
     if data.ndim == 2:
         data = data[None]
-    m = _map_from_header(p, header, data, problems)
+    m = _map_from_header(p, header, data)
     protect_input(p)
     return m
 
 
-def _map_from_header(p: str, header, data: np.ndarray, problems: str) -> Map:
-    if "smaller than expected" in problems or "File size" in problems and "expected" in problems:
-        raise MapError(p, f"file is truncated: {problems}")
+def _map_from_header(p: str, header, data: np.ndarray) -> Map:
+    if np.iscomplexobj(data):
+        raise MapError(p, f"map holds complex values (MRC mode {int(header.mode)}), not a density")
     axes = [int(header.mapc), int(header.mapr), int(header.maps)]  # axis of columns, rows, sections
     if sorted(axes) != [1, 2, 3]:
         raise MapError(p, f"axis order mapc/mapr/maps = {axes} is not a permutation of 1,2,3")
@@ -193,7 +193,7 @@ def _map_from_header(p: str, header, data: np.ndarray, problems: str) -> Map:
         origin = header_origin
     else:
         origin = start_xyz * voxel
-    return Map(data=data, voxel_size=voxel, origin=origin, path=p)
+    return Map(data=data.astype(np.float32), voxel_size=voxel, origin=origin, path=p)
 
 
 def write_map(m: Map, path: str | os.PathLike, overwrite: bool = True) -> Path:

@@ -11,8 +11,14 @@ from .density.fsc import FSCCurve
 
 
 def plot_fsc(curves: dict[str, FSCCurve], thresholds: tuple[float, ...] = (0.143, 0.5),
-             ax: plt.Axes | None = None, title: str | None = None) -> plt.Figure:
-    """FSC against spatial frequency (1/Å) for each named curve, with threshold lines."""
+             ax: plt.Axes | None = None, title: str | None = None,
+             threshold_for: dict[str, float] | None = None) -> plt.Figure:
+    """FSC against spatial frequency (1/Å) for each named curve, with threshold lines.
+
+    The legend gives each curve's resolution at ``threshold_for[label]`` (default 0.143;
+    use 0.5 for a model-map FSC).
+    """
+    threshold_for = threshold_for or {}
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.6), constrained_layout=True)
     else:
@@ -20,7 +26,7 @@ def plot_fsc(curves: dict[str, FSCCurve], thresholds: tuple[float, ...] = (0.143
     for label, c in curves.items():
         keep = c.frequency > 0
         ax.plot(c.frequency[keep], c.fsc[keep], lw=1.6,
-                label=f"{label} ({c.resolution(0.143 if 'half' in label else 0.5):.2f} Å)")
+                label=f"{label} ({c.resolution(threshold_for.get(label, 0.143)):.2f} Å)")
     for t in thresholds:
         ax.axhline(t, color="0.5", lw=0.8, ls="--")
         ax.text(ax.get_xlim()[1], t, f" {t}", va="center", ha="left", fontsize=8, color="0.4")

@@ -144,3 +144,22 @@ def test_map_dataclass_validates():
     with pytest.raises(MapError, match="not cubic"):
         m.apix
     assert m.contains(np.array([[1, 2, 3], [100, 0, 0]])).tolist() == [True, False]
+
+
+def test_complex_map_rejected(tmp_path):
+    from cryonb.errors import MapError
+
+    path = tmp_path / "complex.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(np.ones((4, 4, 4), dtype=np.complex64))
+    with pytest.raises(MapError, match="complex.mrc.*complex values"):
+        io.read_map(path)
+
+
+def test_integer_map_read_as_float(tmp_path):
+    path = tmp_path / "int16.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(np.arange(64, dtype=np.int16).reshape(4, 4, 4))
+        mrc.voxel_size = 1.5
+    m = io.read_map(path)
+    assert m.data.dtype == np.float32 and m.data[3, 3, 3] == 63.0
