@@ -39,9 +39,8 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     st.setup_entities()
     if len(st) == 0 or st[0].count_atom_sites() == 0:
         raise ModelError(p, "model contains no atoms (is this a PDB/mmCIF coordinate file?)")
-    for i, model in enumerate(st):
-        xyz = model_xyz(st, i)
-        if not np.all(np.isfinite(xyz)):
+    for i in range(len(st)):
+        if not np.all(np.isfinite(model_xyz(st, i))):
             raise ModelError(p, f"model {i + 1} has non-finite (NaN/inf) atom coordinates")
     st.name = Path(p).name.split(".")[0]
     protect_input(p)
@@ -182,7 +181,7 @@ def _map_from_header(p: str, header, data: np.ndarray) -> Map:
         warnings.warn(f"{p}: cell angles {angles} are not 90°; the grid is treated as orthogonal")
     if int(header.ispg) not in (0, 1, 401):
         warnings.warn(f"{p}: space group {int(header.ispg)} (crystallographic map); "
-                      "symmetry is not applied, only the stored block is used")
+                      "symmetry is not applied, only the stored block is used", stacklevel=3)
     starts = [int(header.nxstart), int(header.nystart), int(header.nzstart)]  # col, row, section
     start_xyz = np.zeros(3)
     for axis, start in zip(axes, starts):

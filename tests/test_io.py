@@ -142,7 +142,7 @@ def test_map_dataclass_validates():
         m = Map(np.zeros((2, 3, 4)), (1.0, 2.0, 3.0), origin=(1, 2, 3))
     assert np.allclose(m.box_size, [4.0, 6.0, 6.0])
     with pytest.raises(MapError, match="not cubic"):
-        m.apix
+        _ = m.apix
     assert m.contains(np.array([[1, 2, 3], [100, 0, 0]])).tolist() == [True, False]
 
 
