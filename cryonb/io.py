@@ -178,7 +178,8 @@ def _map_from_header(p: str, header, data: np.ndarray) -> Map:
                           f"(cell {cell.round(3).tolist()} Å over {sampling.astype(int).tolist()} samples)")
     angles = (float(header.cellb.alpha), float(header.cellb.beta), float(header.cellb.gamma))
     if not np.allclose(angles, 90.0, atol=0.01) and any(angles):
-        warnings.warn(f"{p}: cell angles {angles} are not 90°; the grid is treated as orthogonal")
+        warnings.warn(f"{p}: cell angles {angles} are not 90°; the grid is treated as orthogonal",
+                      stacklevel=3)
     if int(header.ispg) not in (0, 1, 401):
         warnings.warn(f"{p}: space group {int(header.ispg)} (crystallographic map); "
                       "symmetry is not applied, only the stored block is used", stacklevel=3)
