@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..density import SimulationConfig, add_noise, half_maps, simulate_map
+from ..density import SimulationConfig, add_noise, average, half_maps, simulate_map
 from ..io import model_xyz, read_map, read_model, write_map
 from ..maps import check_overlap
 
@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
         h1, h2 = half_maps(clean, args.snr, seed=args.seed)
         write_map(h1, out.with_name(out.stem + "_half1.mrc"))
         write_map(h2, out.with_name(out.stem + "_half2.mrc"))
-        full = h1.copy(data=(h1.data + h2.data) / 2)
+        full = average(h1, h2)
     else:
         full = add_noise(clean, args.snr, seed=args.seed) if args.snr else clean
     write_map(full, out)

@@ -12,5 +12,5 @@ from .sources import cache_dir, mdanalysis_test_file, mrcfile_test_map
 
 __all__ = ["CORE_DOMAIN", "adk_closed", "adk_dims", "adk_dims_frames", "adk_open",
            "core_domain_mask", "clean_charmm", "CorpusEntry", "corpus_entries",
-           "load_corpus_structure", "read_dcd", "EXAMPLES", "load_model", "cache_dir", "mdanalysis_test_file",
-           "mrcfile_test_map"]
+           "load_corpus_structure", "read_dcd", "EXAMPLES", "load_model", "cache_dir",
+           "mdanalysis_test_file", "mrcfile_test_map"]
