@@ -1,0 +1,1 @@
+"""Stereochemistry: restraint library, topology, riding hydrogens and differentiable geometry terms."""

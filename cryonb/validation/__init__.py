@@ -1,0 +1,1 @@
+"""Model validation with MolProbity definitions: geometry, Ramachandran, rotamers, clashes, map fit."""
