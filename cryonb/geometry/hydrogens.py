@@ -1,0 +1,135 @@
+"""Riding hydrogens: positions computed from heavy atoms, differentiable and batched.
+
+Each hydrogen H rides on its parent heavy atom P and is placed from two frame
+atoms A (bonded to P) and B by internal coordinates: the P-H distance (the
+library's electron-cloud value, as MolProbity's clashscore uses), the angle A-P-H
+and the dihedral B-A-P-H. When P has a second heavy neighbour, B is that
+neighbour (CH, CH2, aromatic and amide H); otherwise B is a neighbour of A, and
+the dihedral is the library's (methyl, hydroxyl, amine, thiol: a fixed torsion,
+no rotational search). Distances and angles come from the CCP4 monomer library;
+dihedrals from its ideal coordinates, except the backbone amide H, which lies
+in the peptide plane on the bisector (dihedral C(i-1)-CA-N-H = 180 degrees).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .linking import dihedral_deg
+
+
+@dataclass
+class RidingHydrogens:
+    """(nh,) arrays: frame atom indices into the heavy atoms, internal coordinates (Å, degrees)."""
+
+    parent: np.ndarray
+    frame_a: np.ndarray
+    frame_b: np.ndarray
+    length: np.ndarray
+    angle: np.ndarray
+    dihedral: np.ndarray
+    names: np.ndarray
+    residue: np.ndarray
+    polar: np.ndarray      # bool: rides on N or O (can donate an H-bond)
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+    def place(self, xyz: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Hydrogen positions (..., nh, 3) from heavy-atom positions (..., n, 3)."""
+        x = torch.as_tensor(xyz)
+        dt = x.dtype
+        p, a, b = (x[..., torch.as_tensor(i), :] for i in (self.parent, self.frame_a, self.frame_b))
+        length = torch.as_tensor(self.length, dtype=dt)[:, None]
+        theta = torch.as_tensor(np.radians(self.angle), dtype=dt)[:, None]
+        phi = torch.as_tensor(np.radians(self.dihedral), dtype=dt)[:, None]
+        return nerf(b, a, p, length, theta, phi)
+
+
+def nerf(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, length, theta, phi) -> torch.Tensor:
+    """Place D with |CD| = length, angle B-C-D = theta, dihedral A-B-C-D = phi (radians)."""
+    bc = c - b
+    bc = bc / bc.norm(dim=-1, keepdim=True)
+    n = torch.cross(b - a, bc, dim=-1)
+    n = n / n.norm(dim=-1, keepdim=True)
+    m = torch.cross(n, bc, dim=-1)
+    return c + length * (-torch.cos(theta) * bc + torch.sin(theta) * (torch.cos(phi) * m + torch.sin(phi) * n))
+
+
+def riding_hydrogens_for(topo, library) -> RidingHydrogens:
+    """Riding-hydrogen records for every template hydrogen whose frame atoms are present."""
+    link_partners = _link_partners(topo, library)
+    rows = []
+    disulfide = {lk.i for lk in topo.links if lk.name == "disulf"} | {lk.j for lk in topo.links if lk.name == "disulf"}
+    for k, r in enumerate(topo.residues):
+        t = r.template
+        if t is None:
+            continue
+        for h, name in enumerate(t.atoms):
+            if t.elements[h] != "H" or (k in disulfide and r.name == "CYS" and name == "HG"):
+                continue
+            row = _frame(t, h, r.atoms, link_partners.get(k, {}))
+            if row is not None:
+                rows.append((*row, name, k))
+    cols = list(zip(*rows)) if rows else [[]] * 8
+    parent = np.array(cols[0], dtype=np.int64)
+    elements = topo.atoms.elements
+    return RidingHydrogens(parent, np.array(cols[1], dtype=np.int64), np.array(cols[2], dtype=np.int64),
+                           np.array(cols[3], dtype=float), np.array(cols[4], dtype=float),
+                           np.array(cols[5], dtype=float), np.array(cols[6], dtype=str),
+                           np.array(cols[7], dtype=np.int64), np.isin(elements[parent], ["N", "O"]))
+
+
+def _link_partners(topo, library) -> dict[int, dict[str, int]]:
+    """residue -> {its atom name: index of the heavy atom it bonds to in a linked residue}."""
+    out: dict[int, dict[str, int]] = {}
+    for lk in topo.links:
+        res = (topo.residues[lk.i], topo.residues[lk.j])
+        for (s1, n1), (s2, n2), *_ in library.links[lk.name].bonds:
+            k1, k2 = (lk.i, lk.j)[s1 - 1], (lk.i, lk.j)[s2 - 1]
+            a1, a2 = res[s1 - 1].atoms.get(n1), res[s2 - 1].atoms.get(n2)
+            if a1 is not None and a2 is not None:
+                out.setdefault(k1, {})[n1] = a2
+                out.setdefault(k2, {})[n2] = a1
+    return out
+
+
+def _frame(t, h: int, present: dict[str, int], partners: dict[str, int]):
+    """(parent, A, B, length, angle, dihedral) for template hydrogen h, or None if atoms are missing."""
+    bonds = [(b, v) for b, v in zip(t.bonds.tolist(), t.bond_ideal) if h in b]
+    if not bonds:
+        return None
+    pair, length = bonds[0]
+    p = pair[0] if pair[1] == h else pair[1]
+    heavy = [b[0] if b[1] == p else b[1] for b in t.bonds.tolist() if p in b]
+    heavy = [x for x in heavy if t.elements[x] != "H" and t.atoms[x] in present]
+    pname = t.atoms[p]
+    if pname not in present or not heavy:
+        return None
+    a = heavy[0]
+    angle = _ideal_angle(t, a, p, h)
+    if len(heavy) > 1:
+        b_idx, dihedral = present[t.atoms[heavy[1]]], _ideal_dihedral(t, heavy[1], a, p, h)
+    elif pname in partners:  # amide H: in the peptide plane, opposite C(i-1)
+        b_idx, dihedral = partners[pname], 180.0
+    else:
+        around_a = [b[0] if b[1] == a else b[1] for b in t.bonds.tolist() if a in b]
+        around_a = [x for x in around_a if x != p and t.elements[x] != "H" and t.atoms[x] in present]
+        if not around_a:
+            return None
+        b_idx, dihedral = present[t.atoms[around_a[0]]], _ideal_dihedral(t, around_a[0], a, p, h)
+    return present[pname], present[t.atoms[a]], b_idx, length, angle, dihedral
+
+
+def _ideal_angle(t, a: int, p: int, h: int) -> float:
+    for (i, j, k), v in zip(t.angles.tolist(), t.angle_ideal):
+        if j == p and {i, k} == {a, h}:
+            return float(v)
+    u, w = t.ideal_xyz[a] - t.ideal_xyz[p], t.ideal_xyz[h] - t.ideal_xyz[p]
+    return float(np.degrees(np.arccos(u @ w / np.linalg.norm(u) / np.linalg.norm(w))))
+
+
+def _ideal_dihedral(t, b: int, a: int, p: int, h: int) -> float:
+    return float(dihedral_deg(t.ideal_xyz[[b, a, p, h]]))
