@@ -9,7 +9,7 @@ import sys
 
 from .errors import CryonbError
 
-COMMANDS = ["simulate", "fsc", "notebook"]
+COMMANDS = ["simulate", "fsc", "validate", "notebook"]
 
 
 def main(argv: list[str] | None = None) -> int:

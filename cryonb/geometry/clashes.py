@@ -1,0 +1,159 @@
+"""Clashes with riding hydrogens: van der Waals radii as probe/MolProbity use them.
+
+All atoms (heavy plus riding hydrogens) carry a probe radius. A pair overlaps by
+``r_i + r_j - d``; a polar hydrogen next to an H-bond acceptor (O, or N that can
+accept) gets a 0.4 Å allowance, as probe treats it as an H-bond. Pairs within
+three bonds of each other are excluded. MolProbity counts a clash when the
+overlap is at least 0.4 Å.
+
+For refinement, :class:`ClashTerm` keeps up to 128 neighbours per atom from a
+KD-tree, refreshed every ``refresh_every`` steps, and penalises overlaps beyond
+a threshold with a squared hinge.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.spatial import cKDTree
+
+CLASH_OVERLAP = 0.4    # Å, MolProbity's clash threshold
+HBOND_ALLOWANCE = 0.4  # Å, extra overlap allowed for a polar H on an acceptor
+EXCLUDED_BONDS = 3     # pairs within this many bonds never clash
+
+# probe's electron-cloud radii (Å) by atom class.
+RADII = {"H": 1.17, "Hpol": 1.05, "Har": 1.05, "C": 1.70, "Car": 1.75, "Ccarbonyl": 1.65,
+         "N": 1.55, "O": 1.40, "S": 1.80, "P": 1.80, "Se": 1.90}
+DEFAULT_RADIUS = 1.80
+_AROMATIC_C = {"CR6", "CR16", "CR5", "CR15", "CR56", "CR66", "CR55", "CR1", "CR1H"}
+
+
+@dataclass
+class AtomSet:
+    """Heavy atoms followed by riding hydrogens: radii (Å), H-bond roles, bond graph."""
+
+    radius: np.ndarray
+    polar_h: np.ndarray
+    acceptor: np.ndarray
+    clashable: np.ndarray          # atoms taking part (restrained residues only)
+    excluded: sp.csr_matrix        # pairs within EXCLUDED_BONDS bonds (symmetric, boolean)
+    n_heavy: int
+
+    def coordinates(self, topo, xyz: torch.Tensor) -> torch.Tensor:
+        """Heavy atoms and riding hydrogens, (..., n_heavy + nh, 3)."""
+        return torch.cat([xyz, topo.hydrogens.place(xyz)], dim=-2)
+
+
+def atom_set(topo, library) -> AtomSet:
+    """Radii, H-bond roles and exclusions for a topology's heavy atoms and riding hydrogens."""
+    h = topo.hydrogens
+    n, nh = topo.n_atoms, len(h)
+    el = topo.atoms.elements
+    types = topo.atoms.energy_types
+    carbonyl = _carbonyl_carbons(topo)
+    radius = np.array([_heavy_radius(e, t, i in carbonyl) for i, (e, t) in enumerate(zip(el, types))])
+    h_radius = np.where(h.polar, RADII["Hpol"], np.where(np.isin(types[h.parent], list(_AROMATIC_C)),
+                                                          RADII["Har"], RADII["H"]))
+    acceptor = (el == "O") | ((el == "N") & np.isin([library.hbond_class(t) for t in types], ["A", "B"]))
+    clashable = np.concatenate([topo.atoms.restrained, np.ones(nh, bool)])
+    bonds = np.concatenate([topo.restraints.bonds, np.stack([h.parent, n + np.arange(nh)], 1)])
+    return AtomSet(np.concatenate([radius, h_radius]), np.concatenate([np.zeros(n, bool), h.polar]),
+                   np.concatenate([acceptor, np.zeros(nh, bool)]), clashable,
+                   bonded_within(bonds, n + nh, EXCLUDED_BONDS), n)
+
+
+def _heavy_radius(element: str, energy_type: str, carbonyl: bool) -> float:
+    if element == "C":
+        return RADII["Ccarbonyl"] if carbonyl else RADII["Car"] if energy_type in _AROMATIC_C else RADII["C"]
+    return RADII.get(element, DEFAULT_RADIUS)
+
+
+def _carbonyl_carbons(topo) -> set[int]:
+    """Carbons double-bonded to an O in the sense of probe: C bonded to a terminal O."""
+    el = topo.atoms.elements
+    b = topo.restraints.bonds
+    degree = np.bincount(b.ravel(), minlength=topo.n_atoms)
+    out = set()
+    for i, j in b:
+        for c, o in ((i, j), (j, i)):
+            if el[c] == "C" and el[o] == "O" and degree[o] == 1:
+                out.add(int(c))
+    return out
+
+
+def bonded_within(bonds: np.ndarray, n: int, k: int) -> sp.csr_matrix:
+    """Boolean (n, n) matrix of atom pairs joined by a path of at most k bonds (diagonal included)."""
+    a = sp.coo_matrix((np.ones(len(bonds), bool), (bonds[:, 0], bonds[:, 1])), shape=(n, n)).tocsr()
+    a = (a + a.T + sp.identity(n, dtype=bool, format="csr")).astype(bool)
+    reach = a
+    for _ in range(k - 1):
+        reach = (reach @ a).astype(bool)
+    return reach.tocsr()
+
+
+def candidate_pairs(atoms: AtomSet, xyz: np.ndarray, cutoff: float | None = None,
+                    k: int | None = None) -> np.ndarray:
+    """Non-excluded pairs (i < j) closer than ``cutoff`` Å (default: largest radius sum).
+
+    With ``k``, only each atom's k nearest atoms are considered (the refinement neighbour list).
+    """
+    cutoff = cutoff if cutoff is not None else 2 * float(atoms.radius.max())
+    tree = cKDTree(xyz)
+    if k is None:
+        pairs = tree.query_pairs(cutoff, output_type="ndarray")
+    else:
+        d, j = tree.query(xyz, k=min(k + 1, len(xyz)), distance_upper_bound=cutoff)
+        i = np.repeat(np.arange(len(xyz)), j.shape[1])
+        keep = np.isfinite(d.ravel())
+        pairs = np.stack([i[keep], j.ravel()[keep]], 1)
+        pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    if len(pairs) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    ok = atoms.clashable[pairs[:, 0]] & atoms.clashable[pairs[:, 1]]
+    ok &= ~np.asarray(atoms.excluded[pairs[:, 0], pairs[:, 1]]).ravel()
+    return pairs[ok].astype(np.int64)
+
+
+def allowance(atoms: AtomSet, pairs: np.ndarray) -> np.ndarray:
+    """H-bond allowance (Å) per pair: polar H with an acceptor."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    hb = (atoms.polar_h[i] & atoms.acceptor[j]) | (atoms.polar_h[j] & atoms.acceptor[i])
+    return np.where(hb, HBOND_ALLOWANCE, 0.0)
+
+
+def overlaps(atoms: AtomSet, pairs: np.ndarray, xyz: torch.Tensor) -> torch.Tensor:
+    """Overlap r_i + r_j - allowance - d (Å) per pair, (..., npairs); positive means interpenetrating."""
+    p = torch.as_tensor(pairs)
+    d = (xyz.index_select(-2, p[:, 0]) - xyz.index_select(-2, p[:, 1])).norm(dim=-1)
+    r = atoms.radius[pairs[:, 0]] + atoms.radius[pairs[:, 1]] - allowance(atoms, pairs)
+    return torch.as_tensor(r, dtype=xyz.dtype) - d
+
+
+class ClashTerm:
+    """Differentiable clash penalty over a refreshed 128-neighbour list.
+
+    loss = sum over pairs of relu(overlap - threshold)^2 / number of atoms; threshold in Å
+    (default 0.3, a margin under MolProbity's 0.4 Å).
+    """
+
+    def __init__(self, topo, library, neighbours: int = 128, refresh_every: int = 100,
+                 threshold: float = 0.3, cutoff: float = 6.0):
+        self.topo, self.atoms = topo, atom_set(topo, library)
+        self.k, self.refresh_every, self.threshold, self.cutoff = neighbours, refresh_every, threshold, cutoff
+        self.pairs: np.ndarray | None = None
+        self.steps = 0
+
+    def refresh(self, xyz_all: torch.Tensor) -> None:
+        x = xyz_all.detach().reshape(-1, *xyz_all.shape[-2:])[0].cpu().numpy()
+        self.pairs = candidate_pairs(self.atoms, x, self.cutoff, self.k)
+
+    def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
+        all_xyz = self.atoms.coordinates(self.topo, xyz)
+        if self.pairs is None or self.steps % self.refresh_every == 0:
+            self.refresh(all_xyz)
+        self.steps += 1
+        over = overlaps(self.atoms, self.pairs, all_xyz)
+        return (torch.relu(over - self.threshold) ** 2).sum(-1) / all_xyz.shape[-2]
