@@ -7,11 +7,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cryonb-installed
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install demo test chromium strip clean-venv
+.PHONY: install demo test chromium probe strip clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install -q -e ".[dev]" $(PIP_QUIET)
+	$(PY) -m pip install -q -e ".[dev,validation]" $(PIP_QUIET)
 	$(PY) -m pip install -q --no-deps MDAnalysisTests==2.11.0 $(PIP_QUIET)
 	@touch $(STAMP)
 
@@ -26,10 +26,19 @@ chromium:
 			|| echo "could not install chromium: the browser test will skip"; \
 	else echo "chromium not available and not installable (needs root + apt): the browser test will skip"; fi
 
+# Debian king-probe for the MolProbity clashscore reference; without it those tests skip and say why.
+probe:
+	@if command -v king-probe >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian king-probe for the MolProbity reference tests"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq king-probe >/dev/null; } \
+			|| echo "could not install king-probe: the MolProbity reference tests will skip"; \
+	else echo "king-probe not available and not installable (needs root + apt): the MolProbity reference tests will skip"; fi
+
 demo: $(STAMP)
 	$(VENV)/bin/cryonb notebook 00_quickstart --run demo
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium probe
 	$(PY) -m pytest
 
 strip:
