@@ -1,10 +1,13 @@
 """Clashes with riding hydrogens: van der Waals radii as probe/MolProbity use them.
 
-All atoms (heavy plus riding hydrogens) carry a probe radius. A pair overlaps by
-``r_i + r_j - d``; a polar hydrogen next to an H-bond acceptor (O, or N that can
-accept) gets a 0.4 Å allowance, as probe treats it as an H-bond. Pairs within
-three bonds of each other are excluded. MolProbity counts a clash when the
-overlap is at least 0.4 Å.
+All atoms (heavy plus riding hydrogens) carry probe's van der Waals radius
+(aliphatic H 1.22, polar and aromatic H 1.05, carbonyl C 1.65, aromatic C 1.75,
+other C 1.70, N 1.55, O 1.40, S 1.80 Å). A pair overlaps by ``r_i + r_j - d``. A
+polar hydrogen next to an H-bond acceptor (O, an accepting N, Met/Cys S, the
+Phe/Tyr ring) forms an H-bond: refinement gives it a 0.4 Å allowance, and
+MolProbity's clashscore never counts it as a clash. Pairs within three bonds,
+or four when one atom is a hydrogen (probe's default), are excluded. MolProbity
+counts a clash when the overlap is at least 0.4 Å.
 
 For refinement, :class:`ClashTerm` keeps up to 128 neighbours per atom from a
 KD-tree, refreshed every ``refresh_every`` steps, and penalises overlaps beyond
@@ -24,10 +27,14 @@ HBOND_ALLOWANCE = 0.4  # Å, extra overlap allowed for a polar H on an acceptor
 EXCLUDED_BONDS = 3     # pairs within this many bonds never clash
 
 # probe's electron-cloud radii (Å) by atom class.
-RADII = {"H": 1.17, "Hpol": 1.05, "Har": 1.05, "C": 1.70, "Car": 1.75, "Ccarbonyl": 1.65,
+RADII = {"H": 1.22, "Hpol": 1.05, "Har": 1.05, "C": 1.70, "Car": 1.75, "Ccarbonyl": 1.65,
          "N": 1.55, "O": 1.40, "S": 1.80, "P": 1.80, "Se": 1.90}
 DEFAULT_RADIUS = 1.80
+# probe's covalent radii (Å), for bonds inferred from distances as probe does
+COVALENT = {"H": 0.30, "C": 0.77, "N": 0.70, "O": 0.66, "S": 1.04, "P": 1.10, "Se": 1.17}
 _AROMATIC_C = {"CR6", "CR16", "CR5", "CR15", "CR56", "CR66", "CR55", "CR1", "CR1H"}
+_RING_ACCEPTORS = {"PHE": {"CG", "CD1", "CD2", "CE1", "CE2", "CZ"}, "TYR": {"CG", "CD1", "CD2", "CE1", "CE2", "CZ"},
+                   "HIS": {"ND1", "NE2"}, "MET": {"SD"}, "CYS": {"SG"}}
 
 
 @dataclass
@@ -38,16 +45,21 @@ class AtomSet:
     polar_h: np.ndarray
     acceptor: np.ndarray
     clashable: np.ndarray          # atoms taking part (restrained residues only)
-    excluded: sp.csr_matrix        # pairs within EXCLUDED_BONDS bonds (symmetric, boolean)
+    excluded: sp.csr_matrix        # pairs within 3 bonds, 4 with a hydrogen (symmetric, boolean)
     n_heavy: int
+    elements: np.ndarray
 
     def coordinates(self, topo, xyz: torch.Tensor) -> torch.Tensor:
         """Heavy atoms and riding hydrogens, (..., n_heavy + nh, 3)."""
         return torch.cat([xyz, topo.hydrogens.place(xyz)], dim=-2)
 
 
-def atom_set(topo, library) -> AtomSet:
-    """Radii, H-bond roles and exclusions for a topology's heavy atoms and riding hydrogens."""
+def atom_set(topo, library, bonds: np.ndarray | None = None) -> AtomSet:
+    """Radii, H-bond roles and exclusions for a topology's heavy atoms and riding hydrogens.
+
+    bonds: (m, 2) pairs over heavy atoms + hydrogens that define the exclusions; default the
+    topology's bonds (use :func:`distance_bonds` to judge bonding from distances as probe does).
+    """
     h = topo.hydrogens
     n, nh = topo.n_atoms, len(h)
     el = topo.atoms.elements
@@ -57,11 +69,37 @@ def atom_set(topo, library) -> AtomSet:
     h_radius = np.where(h.polar, RADII["Hpol"], np.where(np.isin(types[h.parent], list(_AROMATIC_C)),
                                                           RADII["Har"], RADII["H"]))
     acceptor = (el == "O") | ((el == "N") & np.isin([library.hbond_class(t) for t in types], ["A", "B"]))
+    resnames = np.array([r.name for r in topo.residues])[topo.atoms.residue]
+    acceptor |= np.array([name in _RING_ACCEPTORS.get(rn, ()) for rn, name in zip(resnames, topo.atoms.names)],
+                         dtype=bool)
     clashable = np.concatenate([topo.atoms.restrained, np.ones(nh, bool)])
-    bonds = np.concatenate([topo.restraints.bonds, np.stack([h.parent, n + np.arange(nh)], 1)])
+    if bonds is None:
+        bonds = np.concatenate([topo.restraints.bonds, np.stack([h.parent, n + np.arange(nh)], 1)])
+    is_h = np.concatenate([np.zeros(n, bool), np.ones(nh, bool)])
     return AtomSet(np.concatenate([radius, h_radius]), np.concatenate([np.zeros(n, bool), h.polar]),
                    np.concatenate([acceptor, np.zeros(nh, bool)]), clashable,
-                   bonded_within(bonds, n + nh, EXCLUDED_BONDS), n)
+                   excluded_pairs(bonds, is_h), n, np.concatenate([el, np.full(nh, "H")]))
+
+
+def excluded_pairs(bonds: np.ndarray, is_h: np.ndarray) -> sp.csr_matrix:
+    """Pairs within EXCLUDED_BONDS bonds, or one bond more when either atom is a hydrogen."""
+    n = len(is_h)
+    near = bonded_within(bonds, n, EXCLUDED_BONDS)
+    far = bonded_within(bonds, n, EXCLUDED_BONDS + 1).tocoo()
+    h_pair = is_h[far.row] | is_h[far.col]
+    extra = sp.csr_matrix((np.ones(h_pair.sum(), bool), (far.row[h_pair], far.col[h_pair])), shape=(n, n))
+    return (near + extra).astype(bool).tocsr()
+
+
+def distance_bonds(xyz: np.ndarray, elements: np.ndarray) -> np.ndarray:
+    """Bonds judged from distances as probe does: r_a + r_b - 0.6 < d <= r_a + r_b + 0.2 Å."""
+    cov = np.array([COVALENT.get(e, 0.77) for e in elements])
+    pairs = cKDTree(xyz).query_pairs(2 * cov.max() + 0.2, output_type="ndarray")
+    if len(pairs) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    d = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
+    s = cov[pairs[:, 0]] + cov[pairs[:, 1]]
+    return pairs[(d <= s + 0.2) & (d > s - 0.6)]
 
 
 def _heavy_radius(element: str, energy_type: str, carbonyl: bool) -> float:
@@ -117,18 +155,22 @@ def candidate_pairs(atoms: AtomSet, xyz: np.ndarray, cutoff: float | None = None
     return pairs[ok].astype(np.int64)
 
 
+def hbond_pairs(atoms: AtomSet, pairs: np.ndarray) -> np.ndarray:
+    """(npairs,) bool: a polar hydrogen with an acceptor."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    return (atoms.polar_h[i] & atoms.acceptor[j]) | (atoms.polar_h[j] & atoms.acceptor[i])
+
+
 def allowance(atoms: AtomSet, pairs: np.ndarray) -> np.ndarray:
     """H-bond allowance (Å) per pair: polar H with an acceptor."""
-    i, j = pairs[:, 0], pairs[:, 1]
-    hb = (atoms.polar_h[i] & atoms.acceptor[j]) | (atoms.polar_h[j] & atoms.acceptor[i])
-    return np.where(hb, HBOND_ALLOWANCE, 0.0)
+    return np.where(hbond_pairs(atoms, pairs), HBOND_ALLOWANCE, 0.0)
 
 
-def overlaps(atoms: AtomSet, pairs: np.ndarray, xyz: torch.Tensor) -> torch.Tensor:
+def overlaps(atoms: AtomSet, pairs: np.ndarray, xyz: torch.Tensor, hbond_allowance: bool = True) -> torch.Tensor:
     """Overlap r_i + r_j - allowance - d (Å) per pair, (..., npairs); positive means interpenetrating."""
     p = torch.as_tensor(pairs)
     d = (xyz.index_select(-2, p[:, 0]) - xyz.index_select(-2, p[:, 1])).norm(dim=-1)
-    r = atoms.radius[pairs[:, 0]] + atoms.radius[pairs[:, 1]] - allowance(atoms, pairs)
+    r = atoms.radius[pairs[:, 0]] + atoms.radius[pairs[:, 1]] - (allowance(atoms, pairs) if hbond_allowance else 0)
     return torch.as_tensor(r, dtype=xyz.dtype) - d
 
 

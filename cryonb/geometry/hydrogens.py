@@ -20,6 +20,10 @@ import torch
 from .linking import dihedral_deg
 
 
+# Histidine is built as the neutral NE2-H tautomer (the library entry is doubly protonated).
+_NOT_ADDED = {("HIS", "HD1")}
+
+
 @dataclass
 class RidingHydrogens:
     """(nh,) arrays: frame atom indices into the heavy atoms, internal coordinates (Å, degrees)."""
@@ -68,7 +72,8 @@ def riding_hydrogens_for(topo, library) -> RidingHydrogens:
         if t is None:
             continue
         for h, name in enumerate(t.atoms):
-            if t.elements[h] != "H" or (k in disulfide and r.name == "CYS" and name == "HG"):
+            if t.elements[h] != "H" or (r.name, name) in _NOT_ADDED or \
+                    (k in disulfide and r.name == "CYS" and name == "HG"):
                 continue
             row = _frame(t, h, r.atoms, link_partners.get(k, {}))
             if row is not None:
@@ -119,7 +124,9 @@ def _frame(t, h: int, present: dict[str, int], partners: dict[str, int]):
         around_a = [x for x in around_a if x != p and t.elements[x] != "H" and t.atoms[x] in present]
         if not around_a:
             return None
-        b_idx, dihedral = present[t.atoms[around_a[0]]], _ideal_dihedral(t, around_a[0], a, p, h)
+        depth = _depth(t)
+        b = min(around_a, key=lambda x: depth[x])     # towards the backbone, as reduce staggers
+        b_idx, dihedral = present[t.atoms[b]], _rotor_dihedral(t, b, a, p, h)
     return present[pname], present[t.atoms[a]], b_idx, length, angle, dihedral
 
 
@@ -129,6 +136,41 @@ def _ideal_angle(t, a: int, p: int, h: int) -> float:
             return float(v)
     u, w = t.ideal_xyz[a] - t.ideal_xyz[p], t.ideal_xyz[h] - t.ideal_xyz[p]
     return float(np.degrees(np.arccos(u @ w / np.linalg.norm(u) / np.linalg.norm(w))))
+
+
+def _depth(t) -> dict[int, int]:
+    """Bond-count distance of each template atom from its first atom (N, or P/O5' of a nucleotide)."""
+    nbr: dict[int, list[int]] = {}
+    for i, j in t.bonds.tolist():
+        nbr.setdefault(i, []).append(j)
+        nbr.setdefault(j, []).append(i)
+    depth, todo = {0: 0}, [0]
+    while todo:
+        i = todo.pop(0)
+        for j in nbr.get(i, []):
+            if j not in depth:
+                depth[j] = depth[i] + 1
+                todo.append(j)
+    return {i: depth.get(i, 99) for i in range(len(t.atoms))}
+
+
+def _rotor_dihedral(t, b: int, a: int, p: int, h: int) -> float:
+    """Dihedral B-A-P-H of a hydrogen on a rotatable or terminal group, snapped as reduce places it.
+
+    Three hydrogens (methyl, NH3+): staggered, exactly 60/180/300 degrees from B. Two on a planar
+    atom (NH2 of Asn, Gln, Arg, bases): 0 or 180. One (OH, SH): 180 (anti to B), or 0/180 where the
+    library restrains it planar (Tyr OH).
+    """
+    on_p = [x for bond in t.bonds.tolist() if p in bond for x in bond if x != p and t.elements[x] == "H"]
+    measured = {x: _ideal_dihedral(t, b, a, p, x) for x in on_p}
+    if len(on_p) == 3:
+        offset = (measured[on_p[0]] - 60.0 + 60.0) % 120.0 - 60.0
+        return (measured[h] - offset + 180.0) % 360.0 - 180.0
+    planar = len(on_p) == 2 or any(per == 2 and q[2] == p and q[3] == h
+                                   for q, per in zip(t.torsions.tolist(), t.torsion_period))
+    if planar:
+        return 0.0 if abs(measured[h]) < 90 else 180.0
+    return 180.0
 
 
 def _ideal_dihedral(t, b: int, a: int, p: int, h: int) -> float:

@@ -104,12 +104,25 @@ def omega_summary(topo, xyz: np.ndarray) -> dict:
             "twisted_residues": [topo.residue_label(k) for k in twisted]}
 
 
-def clash_list(topo, library, xyz: np.ndarray, threshold: float = clashes.CLASH_OVERLAP):
-    """Clashscore (clashes per 1000 atoms, hydrogens included) and the clashing pairs."""
-    atoms = clashes.atom_set(topo, library)
-    x = atoms.coordinates(topo, torch.as_tensor(xyz, dtype=torch.float64))
-    pairs = clashes.candidate_pairs(atoms, x.numpy())
-    over = clashes.overlaps(atoms, pairs, x).numpy()
+def clash_list(topo, library, xyz: np.ndarray, threshold: float = clashes.CLASH_OVERLAP,
+               probe_bonding: bool = True):
+    """Clashscore (clashes per 1000 atoms, hydrogens included) and the clashing pairs.
+
+    As MolProbity: riding hydrogens added; a clash is an overlap >= 0.4 Å between atoms
+    more than 3 bonds apart (4 with a hydrogen), H-bonded pairs never clash; with
+    ``probe_bonding`` bonds are judged from distances as probe does, so a stretched bond
+    in a distorted model counts as a clash (as on the wwPDB server).
+    """
+    x = torch.as_tensor(xyz, dtype=torch.float64)
+    allx = torch.cat([x, topo.hydrogens.place(x)], dim=-2)
+    bonds = None
+    if probe_bonding:
+        elements = np.concatenate([topo.atoms.elements, np.full(len(topo.hydrogens), "H")])
+        bonds = clashes.distance_bonds(allx.numpy(), elements)
+    atoms = clashes.atom_set(topo, library, bonds)
+    pairs = clashes.candidate_pairs(atoms, allx.numpy())
+    pairs = pairs[~clashes.hbond_pairs(atoms, pairs)]
+    over = clashes.overlaps(atoms, pairs, allx, hbond_allowance=False).numpy()
     hit = np.flatnonzero(over >= threshold)
     n_all = int(atoms.clashable.sum())
     listed = [Outlier("clash", _atom_label(topo, pairs[k, 0]), _atom_label(topo, pairs[k, 1]), float(over[k]))

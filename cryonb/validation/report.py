@@ -62,7 +62,7 @@ def validate_model(st: gemmi.Structure, m: Map | None = None, resolution: float 
     cov, outliers = geometry.covalent_geometry(topo, xyz)
     s.update(cov)
     dev, dev_res = geometry.cbeta_deviations(topo, xyz)
-    s["cbeta_deviations"] = int((dev > geometry.CBETA_OUTLIER).sum())
+    s["cbeta_deviations"] = int((dev >= geometry.CBETA_OUTLIER).sum())
     for d, k in zip(dev, dev_res):
         rows[k]["cbeta_deviation"] = round(float(d), 3)
     s.update({k: v for k, v in geometry.omega_summary(topo, xyz).items() if k.startswith("n_")})
