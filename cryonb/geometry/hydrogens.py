@@ -1,8 +1,8 @@
 """Riding hydrogens: positions computed from heavy atoms, differentiable and batched.
 
 Each hydrogen H rides on its parent heavy atom P and is placed from two frame
-atoms A (bonded to P) and B by internal coordinates: the P-H distance (the
-library's electron-cloud value, as MolProbity's clashscore uses), the angle A-P-H
+atoms A (bonded to P) and B by internal coordinates: the P-H distance (MolProbity's
+electron-cloud X-H distances, as reduce places them for clashscore), the angle A-P-H
 and the dihedral B-A-P-H. When P has a second heavy neighbour, B is that
 neighbour (CH, CH2, aromatic and amide H); otherwise B is a neighbour of A, and
 the dihedral is the library's (methyl, hydroxyl, amine, thiol: a fixed torsion,
@@ -22,6 +22,10 @@ from .linking import dihedral_deg
 
 # Histidine is built as the neutral NE2-H tautomer (the library entry is doubly protonated).
 _NOT_ADDED = {("HIS", "HD1")}
+# X-H electron-cloud distances (Å) as MolProbity's reduce places them (Deis et al. 2013); the library's
+# own values differ by up to 0.05 Å. Keyed by parent element, "Car" for an aromatic carbon.
+XH_LENGTH = {"C": 0.97, "Car": 0.93, "N": 0.86, "O": 0.84, "S": 1.20}
+_AROMATIC = {"CR6", "CR16", "CR5", "CR15", "CR56", "CR66", "CR55", "CR1", "CR1H"}
 
 
 @dataclass
@@ -36,7 +40,7 @@ class RidingHydrogens:
     dihedral: np.ndarray
     names: np.ndarray
     residue: np.ndarray
-    polar: np.ndarray      # bool: rides on N or O (can donate an H-bond)
+    polar: np.ndarray      # bool: rides on N, O or S (can donate an H-bond; probe's polar H)
 
     def __len__(self) -> int:
         return len(self.parent)
@@ -81,10 +85,12 @@ def riding_hydrogens_for(topo, library) -> RidingHydrogens:
     cols = list(zip(*rows)) if rows else [[]] * 8
     parent = np.array(cols[0], dtype=np.int64)
     elements = topo.atoms.elements
+    kind = np.where(np.isin(topo.atoms.energy_types[parent], list(_AROMATIC)), "Car", elements[parent])
+    length = np.array([XH_LENGTH.get(k, v) for k, v in zip(kind, cols[3])], dtype=float)
     return RidingHydrogens(parent, np.array(cols[1], dtype=np.int64), np.array(cols[2], dtype=np.int64),
-                           np.array(cols[3], dtype=float), np.array(cols[4], dtype=float),
+                           length, np.array(cols[4], dtype=float),
                            np.array(cols[5], dtype=float), np.array(cols[6], dtype=str),
-                           np.array(cols[7], dtype=np.int64), np.isin(elements[parent], ["N", "O"]))
+                           np.array(cols[7], dtype=np.int64), np.isin(elements[parent], ["N", "O", "S"]))
 
 
 def _link_partners(topo, library) -> dict[int, dict[str, int]]:
