@@ -96,3 +96,31 @@ def test_missing_names_the_absent_tool(monkeypatch):
     if message is None or "probe" not in message:
         pytest.skip(f"cctbx or reduce absent, the probe check is not reached: {message}")
     assert "king-probe" in message
+
+
+@pytest.fixture(scope="session")
+def ours(adk_closed):
+    from cryonb.validation.report import validate_model
+    from cryonb.validation.rotamer import rotamers
+    out = {}
+    for sigma in (0.0, 0.1, 0.3):
+        st = adk_closed if sigma == 0 else jitter(adk_closed, sigma, seed=0)
+        out[sigma] = (validate_model(st).summary, rotamers(st))
+    return out
+
+
+@needs_tools
+@pytest.mark.parametrize("sigma", [0.0, 0.1, 0.3])
+def test_cryonb_validate_agrees_with_molprobity(references, ours, sigma):
+    """Issue 3's acceptance bars (clashscore is checked in test_clashscore.py)."""
+    ref, (s, rota) = references[sigma], ours[sigma]
+    assert abs(s["rama_outliers"] - ref["rama_outliers"]) <= 1
+    grid_types = [r for r in ref["rotamer_residues"] if not r["derived_grid"]]
+    ref_pct = 100.0 * sum(r["outlier"] for r in grid_types) / len(grid_types)
+    mine = [r for r in rota.residues if r.resname not in ("ARG", "LYS")]
+    our_pct = 100.0 * sum(r.category == "outlier" for r in mine) / len(mine)
+    assert len(mine) == len(grid_types)
+    assert abs(our_pct - ref_pct) <= 1.5
+    # cryonb restrains to the CCP4 library without the conformation-dependent library (CDL)
+    assert abs(s["bond_rmsz"] / ref["bond_rmsz_library"] - 1) <= 0.10
+    assert abs(s["cbeta_deviations"] - ref["cbeta_deviations"]) <= 2
