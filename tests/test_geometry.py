@@ -219,3 +219,20 @@ def test_clash_term_penalises_overlap_and_respects_hbond_allowance(adk_topo, adk
     oxygen = int(np.flatnonzero(adk_topo.atoms.elements == "O")[0])
     assert clashes.allowance(atoms, np.array([[polar_h, oxygen]]))[0] == clashes.HBOND_ALLOWANCE
     assert clashes.allowance(atoms, pairs)[0] == 0.0
+
+
+def test_named_torsions_protein_and_rna(adk_topo, adk_closed, lib):
+    from cryonb import data
+    from cryonb.geometry.named_torsions import named_torsions
+    from cryonb.validation.dihedrals import residue_torsions
+
+    named = named_torsions(adk_topo)
+    assert len(named["phi"][0]) == 213 and len(named["psi"][0]) == 213 and len(named["omega"][0]) == 213
+    phi = terms.dihedrals_deg(torch.as_tensor(adk_topo.xyz(adk_closed)), named["phi"][0]).numpy()
+    ref = residue_torsions(adk_closed).phi[1:]     # MolProbity-side dihedrals, independent code
+    assert np.allclose(phi, ref, atol=1e-6)
+    assert {"chi1", "chi2", "chi3", "chi4"} <= set(named)
+    rna = data.load_corpus_structure("1K5I")
+    nt = named_torsions(build_topology(rna, lib, warn=False))
+    assert {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "chi"} <= set(nt)
+    assert len(nt["delta"][0]) == 23 and len(nt["alpha"][0]) == 22 and len(nt["zeta"][0]) == 22
