@@ -25,6 +25,7 @@ import gemmi
 import numpy as np
 
 from .dihedrals import CHI_ATOMS, Torsions, residue_torsions
+from .categories import CategoryCounts
 from .reference_data import (Grid, MetricUnavailable, built_rotamer_grid, interpolate, load_grid,
                              require_table, top8000_dir)
 
@@ -53,50 +54,20 @@ class RotamerResidue:
 
 
 @dataclass(frozen=True)
-class RotamerResult:
+class RotamerResult(CategoryCounts):
     """Per-residue records, summary percentages, and residue types that could not be scored."""
 
     residues: list[RotamerResidue]
     not_evaluated: dict[str, str] = field(default_factory=dict)   # resname -> reason
 
     @property
-    def n_evaluated(self) -> int:
-        return len(self.residues)
-
-    @property
     def residue_types(self) -> list[str]:
         """Residue types that were scored (sorted)."""
         return sorted({r.resname for r in self.residues})
 
-    def _pct(self, category: str) -> float:
-        n = sum(r.category == category for r in self.residues)
-        return 100.0 * n / self.n_evaluated if self.residues else float("nan")
-
-    @property
-    def favored_pct(self) -> float:
-        return self._pct("favored")
-
-    @property
-    def allowed_pct(self) -> float:
-        return self._pct("allowed")
-
-    @property
-    def outliers_pct(self) -> float:
-        return self._pct("outlier")
-
-    @property
-    def outliers(self) -> list[RotamerResidue]:
-        return [r for r in self.residues if r.category == "outlier"]
-
-    @property
-    def n_outliers(self) -> int:
-        return len(self.outliers)
-
     def summary(self) -> dict:
         """The summary numbers as a plain dict (for metrics.json)."""
-        return {"n_evaluated": self.n_evaluated, "favored_pct": self.favored_pct,
-                "allowed_pct": self.allowed_pct, "outliers_pct": self.outliers_pct,
-                "n_outliers": self.n_outliers, "residue_types": self.residue_types}
+        return {**super().summary(), "residue_types": self.residue_types}
 
 
 def rotamer_grid(resname: str) -> Grid:
