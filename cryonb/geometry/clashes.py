@@ -11,7 +11,9 @@ counts a clash when the overlap is at least 0.4 Å.
 
 For refinement, :class:`ClashTerm` keeps up to 128 neighbours per atom from a
 KD-tree, refreshed every ``refresh_every`` steps, and penalises overlaps beyond
-a threshold with a squared hinge.
+a threshold with a squared hinge. The clashscore itself follows probe more
+closely (bonds judged from distances, overlaps read from surface dots, bonded
+atoms hiding dots rather than whole pairs): :func:`cryonb.validation.geometry.probe_clashes`.
 """
 from __future__ import annotations
 
@@ -33,7 +35,9 @@ DEFAULT_RADIUS = 1.80
 # probe's covalent radii (Å), for bonds inferred from distances as probe does
 COVALENT = {"H": 0.30, "C": 0.77, "N": 0.70, "O": 0.66, "S": 1.04, "P": 1.10, "Se": 1.17}
 _AROMATIC_C = {"CR6", "CR16", "CR5", "CR15", "CR56", "CR66", "CR55", "CR1", "CR1H"}
+# acceptors besides O and accepting N: aromatic faces (probe's default), His ring N, Met/Cys S
 _RING_ACCEPTORS = {"PHE": {"CG", "CD1", "CD2", "CE1", "CE2", "CZ"}, "TYR": {"CG", "CD1", "CD2", "CE1", "CE2", "CZ"},
+                   "TRP": {"CG", "CD1", "CD2", "NE1", "CE2", "CE3", "CZ2", "CZ3", "CH2"},
                    "HIS": {"ND1", "NE2"}, "MET": {"SD"}, "CYS": {"SG"}}
 
 
@@ -91,12 +95,23 @@ def excluded_pairs(bonds: np.ndarray, is_h: np.ndarray) -> sp.csr_matrix:
     return (near + extra).astype(bool).tocsr()
 
 
-def distance_bonds(xyz: np.ndarray, elements: np.ndarray) -> np.ndarray:
-    """Bonds judged from distances as probe does: r_a + r_b - 0.6 < d <= r_a + r_b + 0.2 Å."""
+def distance_bonds(xyz: np.ndarray, elements: np.ndarray, parent: np.ndarray | None = None,
+                   residue: np.ndarray | None = None) -> np.ndarray:
+    """Bonds judged from distances as probe does: r_a + r_b - 0.6 < d <= r_a + r_b + 0.2 Å.
+
+    r are covalent radii. With ``parent`` and ``residue`` ((n,) arrays), hydrogens bond as in
+    probe (never to another hydrogen): a hydrogen bonds to the heavy atom ``parent`` names
+    (probe's table of standard hydrogen names), or where that is -1 (a name probe's table
+    lacks) to any heavy atom of its own residue.
+    """
     cov = np.array([COVALENT.get(e, 0.77) for e in elements])
-    pairs = cKDTree(xyz).query_pairs(2 * cov.max() + 0.2, output_type="ndarray")
-    if len(pairs) == 0:
-        return np.zeros((0, 2), dtype=np.int64)
+    pairs = cKDTree(xyz).query_pairs(2 * cov.max() + 0.2, output_type="ndarray").reshape(-1, 2)
+    if parent is not None:
+        i, j = pairs[:, 0], pairs[:, 1]
+        h_i, h_j = elements[i] == "H", elements[j] == "H"
+        ok_i = np.where(parent[i] >= 0, parent[i] == j, residue[i] == residue[j])
+        ok_j = np.where(parent[j] >= 0, parent[j] == i, residue[i] == residue[j])
+        pairs = pairs[(~h_i & ~h_j) | (h_i & ~h_j & ok_i) | (h_j & ~h_i & ok_j)]
     d = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
     s = cov[pairs[:, 0]] + cov[pairs[:, 1]]
     return pairs[(d <= s + 0.2) & (d > s - 0.6)]
@@ -109,14 +124,18 @@ def _heavy_radius(element: str, energy_type: str, carbonyl: bool) -> float:
 
 
 def _carbonyl_carbons(topo) -> set[int]:
-    """Carbons double-bonded to an O in the sense of probe: C bonded to a terminal O."""
+    """Carbonyl carbons in the sense of probe: an sp2 (energy type C) carbon bonded to a terminal O.
+
+    That is the peptide C and the Asp/Asn CG, Glu/Gln CD; not the CB of Ser/Thr or Tyr CZ.
+    """
     el = topo.atoms.elements
+    sp2 = topo.atoms.energy_types == "C"
     b = topo.restraints.bonds
     degree = np.bincount(b.ravel(), minlength=topo.n_atoms)
     out = set()
     for i, j in b:
         for c, o in ((i, j), (j, i)):
-            if el[c] == "C" and el[o] == "O" and degree[o] == 1:
+            if el[c] == "C" and sp2[c] and el[o] == "O" and degree[o] == 1:
                 out.add(int(c))
     return out
 
