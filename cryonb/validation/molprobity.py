@@ -17,15 +17,15 @@ Data it needs, fetched or built once into :func:`cryonb.data.cache_dir`:
   ``$CRYONB_TOP8000`` or ``../shared/reference/top8000``) converted to cctbx's pickled
   ``NDimTable`` format (rotalyze reads only ``rota8000-*.pickle``; a ``NO_UPDATE`` file
   stops it checking them against the ``.data`` sources). The Top8000 release lacks the
-  4-chi ARG and LYS grids, so those two are *derived* here from the filtered Top8000 residue
-  points (:func:`rotamericity_grid`); their results are flagged. Without Top8000 data the
+  4-chi ARG and LYS grids, so those two are the ones cryonb builds from the filtered Top8000
+  residue points (:func:`cryonb.validation.reference_data.built_rotamer_grid`); their results
+  are flagged. Without Top8000 data the
   rotamer fields are None.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import json
 import os
 import shutil
@@ -41,7 +41,7 @@ import numpy as np
 MONOMER_WHEEL = ("coot-headless-api", "1.3.3rc1")
 MONOMER_MEMBER = "coot_headless_api/share/coot/lib/data/monomers/"
 DERIVED_ROTAMERS = ("ARG", "LYS")   # grids built here from Top8000 points, not released ones
-ROTARAMA_VERSION = "v1"             # bump when the derived grids change
+ROTARAMA_VERSION = "v2"             # bump when the derived grids change
 _GRID_FILES = ["asn", "asp", "cys", "gln", "glu", "his", "ile", "leu", "met", "phetyr", "pro",
                "ser", "thr", "trp", "val"]
 _BOX_PADDING = 10.0   # Å of empty space around the model in the P1 box
@@ -117,10 +117,10 @@ def _publish(src: Path, dest: Path, marker: Path) -> None:
 
 
 def top8000_dir() -> Path | None:
-    """Top8000 reference data: ``$CRYONB_TOP8000``, else ``../shared/reference/top8000``."""
-    env = os.environ.get("CRYONB_TOP8000")
-    path = Path(env) if env else Path(__file__).resolve().parents[3] / "shared/reference/top8000"
-    return path if (path / "rotamer_grids").is_dir() else None
+    """Top8000 reference data holding ``rotamer_grids/`` (see reference_data.top8000_dir), or None."""
+    from .reference_data import top8000_dir as find
+    path = find()
+    return path if path is not None and (path / "rotamer_grids").is_dir() else None
 
 
 def rotarama_data_dir() -> Path | None:
@@ -149,92 +149,15 @@ def _build_rotarama(src: Path, dest: Path) -> None:
     for name in _GRID_FILES:
         table = NDimTable.createFromText(str(src / "rotamer_grids" / f"rota8000-{name}.data"))
         easy_pickle.dump(str(tmp / f"rota8000-{name}.pickle"), table)
-    for name, pattern in (("arg", "rota8000-arg-*.csv"), ("lys", "rota8000-lys.csv")):
-        points = _read_chis(sorted(glob.glob(str(src / "rotamer_points" / pattern))))
-        grid = rotamericity_grid(points)
-        easy_pickle.dump(str(tmp / f"rota8000-{name}.pickle"),
-                         _ndim_table(f"Top8000 {name.title()} (derived by cryonb)", grid))
+    from .reference_data import built_rotamer_grid, write_grid   # after cctbx: see the module doc
+    for resname in DERIVED_ROTAMERS:
+        name = resname.lower()
+        write_grid(built_rotamer_grid(resname), tmp / f"rota8000-{name}.data")
+        table = NDimTable.createFromText(str(tmp / f"rota8000-{name}.data"))
+        easy_pickle.dump(str(tmp / f"rota8000-{name}.pickle"), table)
     (tmp / "NO_UPDATE").write_text("pickles built by cryonb from Top8000 (CC-BY 4.0)\n")
     _publish(tmp, dest, dest / "NO_UPDATE")
     shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _read_chis(files: list[str]) -> np.ndarray:
-    """chi1..chi4 (degrees, [0, 360)) from Top8000 point files (label, phi, psi, chi1..4, ...)."""
-    rows = []
-    for name in files:
-        with open(name) as fh:
-            rows += [line.split(",")[3:7] for line in fh if line.strip()]
-    return np.asarray(rows, dtype=float) % 360.0
-
-
-def rotamericity_grid(chis: np.ndarray, n: int = 36, h0: float = 20.0, n_classes: int = 8,
-                      h_range: tuple[float, float] = (10.0, 60.0)) -> np.ndarray:
-    """Percentile rotamericity on an ``n``^4 grid (bin centres) from (N, 4) chi angles.
-
-    Two-pass density: a cosine kernel of half-width ``h0`` degrees gives a pilot density;
-    each point then gets half-width ``h0 * sqrt(g / pilot)`` (g: geometric-mean pilot
-    density) clipped to ``h_range``, applied in ``n_classes`` width classes by FFT. A grid
-    value is the fraction of data points whose density is lower, so 0.003 encloses 99.7 %
-    of the data (MolProbity's outlier contour) and 0.02 encloses 98 % (favoured).
-    """
-    w = 360.0 / n
-    pilot = _smooth(_cic(chis, n, w), n, w, h0)
-    rho = np.maximum(_interpolate(pilot, chis, w), 1e-12)
-    widths = np.clip(h0 * np.sqrt(np.exp(np.log(rho).mean()) / rho), *h_range)
-    edges = np.geomspace(*h_range, n_classes + 1)
-    cls = np.clip(np.searchsorted(edges, widths) - 1, 0, n_classes - 1)
-    density = sum(_smooth(_cic(chis[cls == c], n, w), n, w, np.sqrt(edges[c] * edges[c + 1]))
-                  for c in range(n_classes) if np.any(cls == c))
-    at_points = np.sort(_interpolate(density, chis, w))
-    return np.searchsorted(at_points, density.ravel()).reshape(density.shape) / len(chis)
-
-
-def _corners(pts: np.ndarray, w: float):
-    """Multilinear corner indices and weights of points on a periodic grid of bin centres."""
-    u = pts / w - 0.5
-    i0 = np.floor(u).astype(int)
-    f = u - i0
-    for corner in range(2 ** pts.shape[1]):
-        bits = [(corner >> d) & 1 for d in range(pts.shape[1])]
-        weight = np.prod([f[:, d] if b else 1 - f[:, d] for d, b in enumerate(bits)], axis=0)
-        yield tuple(i0[:, d] + b for d, b in enumerate(bits)), weight
-
-
-def _cic(pts: np.ndarray, n: int, w: float) -> np.ndarray:
-    grid = np.zeros((n,) * pts.shape[1])
-    for idx, weight in _corners(pts, w):
-        np.add.at(grid, tuple(i % n for i in idx), weight)
-    return grid
-
-
-def _interpolate(grid: np.ndarray, pts: np.ndarray, w: float) -> np.ndarray:
-    n = grid.shape[0]
-    return sum(weight * grid[tuple(i % n for i in idx)] for idx, weight in _corners(pts, w))
-
-
-def _smooth(grid: np.ndarray, n: int, w: float, half_width: float) -> np.ndarray:
-    k = np.minimum(np.arange(n), n - np.arange(n)) * w
-    d = np.sqrt(sum(np.meshgrid(*([k ** 2] * grid.ndim), indexing="ij", sparse=True)))
-    kernel = np.where(d < half_width, 0.5 * (1 + np.cos(np.pi * d / half_width)), 0.0)
-    axes = tuple(range(grid.ndim))
-    out = np.fft.irfftn(np.fft.rfftn(grid, axes=axes) * np.fft.rfftn(kernel / kernel.sum(),
-                                                                     axes=axes), s=grid.shape,
-                        axes=axes)
-    return np.maximum(out, 0.0)
-
-
-def _ndim_table(name: str, grid: np.ndarray):
-    from mmtbx.rotamer.n_dim_table import NDimTable
-    from scitbx.array_family import flex
-    t = NDimTable()
-    t.ourName, t.nDim = name, grid.ndim
-    t.minVal, t.maxVal = [0.0] * grid.ndim, [360.0] * grid.ndim
-    t.nBins, t.doWrap = list(grid.shape), [True] * grid.ndim
-    t.wBin = [360.0 / s for s in grid.shape]
-    t.lookupTable = flex.float(grid.astype(np.float64).ravel().tolist())
-    t.lookupTable.reshape(flex.grid(grid.shape))
-    return t
 
 
 # ---------------------------------------------------------------------- the reference
