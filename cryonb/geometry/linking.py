@@ -32,7 +32,8 @@ class Link:
 
 
 def dihedral_deg(p: np.ndarray) -> np.ndarray:
-    """Dihedral angles (degrees) of (..., 4, 3) points."""
+    """Dihedral angles (degrees, (-180, 180], IUPAC sign as gemmi) of (..., 4, 3) points; NaN propagates."""
+    p = np.asarray(p, dtype=float)
     b0, b1, b2 = p[..., 0, :] - p[..., 1, :], p[..., 2, :] - p[..., 1, :], p[..., 3, :] - p[..., 2, :]
     b1n = b1 / np.linalg.norm(b1, axis=-1, keepdims=True)
     v = b0 - (b0 * b1n).sum(-1, keepdims=True) * b1n

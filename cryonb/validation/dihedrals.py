@@ -17,6 +17,7 @@ import gemmi
 import numpy as np
 
 from ..errors import ModelError
+from ..geometry.linking import dihedral_deg as dihedral_angles
 
 LINK_CUTOFF = 2.0   # Angstrom, C(i-1)-N(i)
 CIS_LIMIT = 90.0    # |omega| below this is cis-like (ramalyze's split for the cis/trans-Pro classes)
@@ -68,16 +69,6 @@ class Torsions:
 
     def __len__(self) -> int:
         return len(self.resname)
-
-
-def dihedral_angles(quads: np.ndarray) -> np.ndarray:
-    """Dihedral angles (degrees, (-180, 180]) of (..., 4, 3) point quadruples; NaN propagates."""
-    p = np.asarray(quads, dtype=float)
-    b1, b2, b3 = p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 1, :], p[..., 3, :] - p[..., 2, :]
-    n1, n2 = np.cross(b1, b2), np.cross(b2, b3)
-    y = np.linalg.norm(b2, axis=-1) * np.einsum("...i,...i", b1, n2)
-    x = np.einsum("...i,...i", n1, n2)
-    return np.degrees(np.arctan2(y, x))
 
 
 def is_cis(omega: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..geometry.clashes import AtomSet, bonded_within
+from ..geometry.linking import dihedral_deg
 from .geometry import (
     DOT_DENSITY,
     HB_CUTOFF,
@@ -112,13 +113,6 @@ def _touches_other_rotor(scene: _Scene, g: RotorGroup, movers: np.ndarray) -> bo
     return bool(np.isin(scene.near(g.parent, np.r_[scene.n + g.hydrogens, g.parent]), movers).any())
 
 
-def _dihedral(b: np.ndarray, a: np.ndarray, p: np.ndarray, x: np.ndarray) -> float:
-    b0, b1, b2 = b - a, p - a, x - p
-    b1 = b1 / np.linalg.norm(b1)
-    v, w = b0 - (b0 @ b1) * b1, b2 - (b2 @ b1) * b1
-    return float(np.degrees(np.arctan2(np.cross(b1, v) @ w, v @ w)))
-
-
 def _clamp(angle):
     """Angles into (-180, 180] degrees."""
     return 180.0 - (180.0 - np.asarray(angle, dtype=float)) % 360.0
@@ -129,7 +123,7 @@ def _place(scene: _Scene, g: RotorGroup, angles: np.ndarray) -> np.ndarray:
     x = scene.xyz
     p, a, b = x[g.parent], x[g.axis], x[g.reference]
     own = x[scene.n + g.hydrogens]
-    now = _dihedral(b, a, p, own[0])
+    now = float(dihedral_deg(np.stack([b, a, p, own[0]])))
     u = (p - a) / np.linalg.norm(p - a)
     t = np.radians(np.asarray(angles, dtype=float) - now)
     c, s = np.cos(t)[:, None, None], np.sin(t)[:, None, None]
@@ -164,7 +158,7 @@ def _donor_orientations(ctx: _Context) -> np.ndarray:
         overlap = d - (ctx.r_h + scene.atoms.radius[k] + bond)
         if d > 4.0 or overlap >= -0.001:
             continue
-        toward = _dihedral(b, a, p, x[k])
+        toward = float(dihedral_deg(np.stack([b, a, p, x[k]])))
         angles += [toward] + [toward + s for s in (-15.0, 15.0) if overlap < -0.7] + \
                   [toward + s for s in (-30.0, 30.0) if overlap < -0.9]
     angles = list(_clamp(angles))

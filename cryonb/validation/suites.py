@@ -33,6 +33,8 @@ from pathlib import Path
 import gemmi
 import numpy as np
 
+from ..geometry.linking import dihedral_deg as dihedrals
+
 TABLE_PATH = Path(__file__).with_name("suite_table.json")
 ANGLE_NAMES = ("delta_minus", "epsilon_minus", "zeta_minus", "alpha", "beta", "gamma", "delta")
 OUTLIER = "!!"
@@ -262,22 +264,6 @@ def classify(angles, table: _Table | None = None) -> tuple[str, float, str, str]
 
 # ---------------------------------------------------------------------------------------------
 # torsions from a model
-
-
-def dihedrals(p: np.ndarray) -> np.ndarray:
-    """Torsion angles in degrees, (-180, 180], of atom quadruples ``p`` (..., 4, 3) in Å.
-
-    IUPAC sign convention, as ``gemmi.calculate_dihedral``.
-    """
-    b0 = p[..., 0, :] - p[..., 1, :]
-    b1 = p[..., 2, :] - p[..., 1, :]
-    b2 = p[..., 3, :] - p[..., 2, :]
-    b1n = b1 / np.linalg.norm(b1, axis=-1, keepdims=True)
-    v = b0 - np.sum(b0 * b1n, axis=-1, keepdims=True) * b1n
-    w = b2 - np.sum(b2 * b1n, axis=-1, keepdims=True) * b1n
-    xx = np.sum(v * w, axis=-1)
-    yy = np.sum(np.cross(b1n, v) * w, axis=-1)
-    return np.degrees(np.arctan2(yy, xx))
 
 
 def _wrap360(angles) -> np.ndarray:
