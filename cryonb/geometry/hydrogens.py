@@ -67,21 +67,26 @@ def nerf(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, length, theta, phi) 
 
 
 def riding_hydrogens_for(topo, library) -> RidingHydrogens:
-    """Riding-hydrogen records for every template hydrogen whose frame atoms are present."""
+    """Riding-hydrogen records for every template hydrogen whose frame atoms are present.
+
+    Frames depend only on the template, the atoms present and the linked atoms, so they are
+    derived once per such combination and resolved to atom indices per residue.
+    """
     link_partners = _link_partners(topo, library)
-    rows = []
+    rows, frames = [], {}
     disulfide = {lk.i for lk in topo.links if lk.name == "disulf"} | {lk.j for lk in topo.links if lk.name == "disulf"}
     for k, r in enumerate(topo.residues):
         t = r.template
         if t is None:
             continue
-        for h, name in enumerate(t.atoms):
-            if t.elements[h] != "H" or (r.name, name) in _NOT_ADDED or \
-                    (k in disulfide and r.name == "CYS" and name == "HG"):
-                continue
-            row = _frame(t, h, r.atoms, link_partners.get(k, {}))
-            if row is not None:
-                rows.append((*row, name, k))
+        partners = link_partners.get(k, {})
+        skip = frozenset({"HG"} if k in disulfide and r.name == "CYS" else ())
+        key = (id(t), frozenset(r.atoms), frozenset(partners), skip)
+        if key not in frames:
+            frames[key] = _residue_frames(t, key[1], key[2], skip)
+        for name, pname, aname, bname, length, angle, dihedral in frames[key]:
+            b = r.atoms[bname] if bname is not None else partners[pname]
+            rows.append((r.atoms[pname], r.atoms[aname], b, length, angle, dihedral, name, k))
     cols = list(zip(*rows)) if rows else [[]] * 8
     parent = np.array(cols[0], dtype=np.int64)
     elements = topo.atoms.elements
@@ -107,8 +112,21 @@ def _link_partners(topo, library) -> dict[int, dict[str, int]]:
     return out
 
 
-def _frame(t, h: int, present: dict[str, int], partners: dict[str, int]):
-    """(parent, A, B, length, angle, dihedral) for template hydrogen h, or None if atoms are missing."""
+def _residue_frames(t, present: frozenset, linked: frozenset, skip: frozenset) -> list[tuple]:
+    """(H, parent, A, B, length, angle, dihedral) by atom name for the template's hydrogens;
+    B is None where it is the parent's partner in a linked residue."""
+    out = []
+    for h, name in enumerate(t.atoms):
+        if t.elements[h] != "H" or (t.name, name) in _NOT_ADDED or name in skip:
+            continue
+        row = _frame(t, h, present, linked)
+        if row is not None:
+            out.append((name, *row))
+    return out
+
+
+def _frame(t, h: int, present: frozenset, linked: frozenset):
+    """(parent, A, B, length, angle, dihedral) by name for template hydrogen h, or None if atoms are missing."""
     bonds = [(b, v) for b, v in zip(t.bonds.tolist(), t.bond_ideal) if h in b]
     if not bonds:
         return None
@@ -122,9 +140,9 @@ def _frame(t, h: int, present: dict[str, int], partners: dict[str, int]):
     a = heavy[0]
     angle = _ideal_angle(t, a, p, h)
     if len(heavy) > 1:
-        b_idx, dihedral = present[t.atoms[heavy[1]]], _ideal_dihedral(t, heavy[1], a, p, h)
-    elif pname in partners:  # amide H: in the peptide plane, opposite C(i-1)
-        b_idx, dihedral = partners[pname], 180.0
+        bname, dihedral = t.atoms[heavy[1]], _ideal_dihedral(t, heavy[1], a, p, h)
+    elif pname in linked:  # amide H: in the peptide plane, opposite C(i-1)
+        bname, dihedral = None, 180.0
     else:
         around_a = [b[0] if b[1] == a else b[1] for b in t.bonds.tolist() if a in b]
         around_a = [x for x in around_a if x != p and t.elements[x] != "H" and t.atoms[x] in present]
@@ -132,8 +150,8 @@ def _frame(t, h: int, present: dict[str, int], partners: dict[str, int]):
             return None
         depth = _depth(t)
         b = min(around_a, key=lambda x: depth[x])     # towards the backbone, as reduce staggers
-        b_idx, dihedral = present[t.atoms[b]], _rotor_dihedral(t, b, a, p, h)
-    return present[pname], present[t.atoms[a]], b_idx, length, angle, dihedral
+        bname, dihedral = t.atoms[b], _rotor_dihedral(t, b, a, p, h)
+    return pname, t.atoms[a], bname, length, angle, dihedral
 
 
 def _ideal_angle(t, a: int, p: int, h: int) -> float:
