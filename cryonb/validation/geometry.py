@@ -134,7 +134,8 @@ def clash_list(topo, library, xyz: np.ndarray, threshold: float = clashes.CLASH_
     """
     atoms = clashes.atom_set(topo, library)
     charge = _charges(topo)
-    hx = clash_hydrogens(topo, library, xyz) if hydrogens is None else np.asarray(hydrogens, dtype=float)
+    hx = clash_hydrogens(topo, library, xyz, atoms=atoms, charge=charge) if hydrogens is None \
+        else np.asarray(hydrogens, dtype=float)
     allx = np.concatenate([np.asarray(xyz, dtype=float), hx])
     n, h = topo.n_atoms, topo.hydrogens
     parent = np.concatenate([np.full(n, -1), h.parent])
@@ -157,14 +158,17 @@ def clash_list(topo, library, xyz: np.ndarray, threshold: float = clashes.CLASH_
     return 1000.0 * len(pairs) / max(len(index), 1), listed, len(index)
 
 
-def clash_hydrogens(topo, library, xyz: np.ndarray, rotate: bool = True) -> np.ndarray:
+def clash_hydrogens(topo, library, xyz: np.ndarray, rotate: bool = True,
+                    atoms: clashes.AtomSet | None = None, charge: np.ndarray | None = None) -> np.ndarray:
     """Hydrogen positions (nh, 3) for the clashscore: riding, with OH, SH and NH3+ groups turned
-    as MolProbity's reduce turns them (:func:`cryonb.validation.rotors.optimise_rotors`)."""
+    as MolProbity's reduce turns them (:func:`cryonb.validation.rotors.optimise_rotors`).
+    ``atoms`` and ``charge`` are the caller's atom set and charges, when it has them already."""
     from .rotors import optimise_rotors
     x = torch.as_tensor(xyz, dtype=torch.float64)
     hx = topo.hydrogens.place(x).numpy()
     if rotate:
-        hx = optimise_rotors(topo, clashes.atom_set(topo, library), x.numpy(), hx, _charges(topo))
+        atoms = atoms if atoms is not None else clashes.atom_set(topo, library)
+        hx = optimise_rotors(topo, atoms, x.numpy(), hx, _charges(topo) if charge is None else charge)
     return hx
 
 
