@@ -22,6 +22,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..geometry import clashes
+from ..geometry.hydrogens import nerf
 from ..geometry.linking import dihedral_deg
 from ..geometry.terms import angle_z, bond_z
 
@@ -73,10 +74,10 @@ def ideal_cbeta(n: np.ndarray, ca: np.ndarray, c: np.ndarray, resnames) -> np.nd
     """Ideal CB positions (m, 3) from backbone atoms (m, 3) each, by residue class."""
     params = np.array([CBETA_IDEAL[_cbeta_class(r)] for r in resnames]).reshape(-1, 5)
     dist, ang1, dih1, ang2, dih2 = (params[:, i:i + 1] for i in range(5))
-    t = lambda a: torch.as_tensor(a)  # noqa: E731
-    from ..geometry.hydrogens import nerf
-    b1 = nerf(t(n), t(c), t(ca), t(dist), t(np.radians(ang1)), t(np.radians(dih1))).numpy()
-    b2 = nerf(t(c), t(n), t(ca), t(dist), t(np.radians(ang2)), t(np.radians(dih2))).numpy()
+    n, ca, c, dist = (torch.as_tensor(np.asarray(v, dtype=float)) for v in (n, ca, c, dist))
+    b1 = nerf(n, c, ca, dist, torch.as_tensor(np.radians(ang1)), torch.as_tensor(np.radians(dih1))).numpy()
+    b2 = nerf(c, n, ca, dist, torch.as_tensor(np.radians(ang2)), torch.as_tensor(np.radians(dih2))).numpy()
+    ca, dist = ca.numpy(), dist.numpy()
     mid = (b1 + b2) / 2 - ca
     return ca + mid * dist / np.linalg.norm(mid, axis=1, keepdims=True)
 
