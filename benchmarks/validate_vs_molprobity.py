@@ -40,9 +40,10 @@ def compare(st) -> list[tuple[str, float, float, str]]:
                                       lambda r: bool(r[1]))
     return [("Rama outliers (count)", ours["rama_outliers"], ref["rama_outliers"], "within 1"),
             ("Rotamer outliers % (16 grid types)", ours_rota, ref_rota, "within 1.5 points"),
-            ("Bond RMSZ (vs library, CDL off)", ours["bond_rmsz"], ref["bond_rmsz_library"], "within 10 %"),
-            ("Bond RMSZ (vs cctbx default, CDL)", ours["bond_rmsz"], ref["bond_rmsz"], "(info)"),
-            ("Angle RMSZ (vs library)", ours["angle_rmsz"], ref["angle_rmsz_library"], "(info)"),
+            ("Bond RMSZ (CDL, cctbx default)", ours["bond_rmsz"], ref["bond_rmsz"], "within 10 %"),
+            ("Bond RMSZ (library, CDL off)", ours["bond_rmsz_library"], ref["bond_rmsz_library"], "within 10 %"),
+            ("Angle RMSZ (CDL)", ours["angle_rmsz"], ref["angle_rmsz"], "(info)"),
+            ("Angle RMSZ (library)", ours["angle_rmsz_library"], ref["angle_rmsz_library"], "(info)"),
             ("C-beta deviations >= 0.25 Å", ours["cbeta_deviations"], ref["cbeta_deviations"], "within 2"),
             ("Clashscore", ours["clashscore"], ref["clashscore"], "within 15 %"),
             ("Twisted peptides", ours["n_twisted"], ref["n_twisted"], "(info)")]

@@ -121,6 +121,16 @@ def test_cryonb_validate_agrees_with_molprobity(references, ours, sigma):
     our_pct = 100.0 * sum(r.category == "outlier" for r in mine) / len(mine)
     assert len(mine) == len(grid_types)
     assert abs(our_pct - ref_pct) <= 1.5
-    # cryonb restrains to the CCP4 library without the conformation-dependent library (CDL)
-    assert abs(s["bond_rmsz"] / ref["bond_rmsz_library"] - 1) <= 0.10
+    # bond_rmsz: against the conformation-dependent library, as cctbx's default; *_library: CDL off
+    assert abs(s["bond_rmsz"] / ref["bond_rmsz"] - 1) <= 0.10
+    assert abs(s["bond_rmsz_library"] / ref["bond_rmsz_library"] - 1) <= 0.10
+
+
+@needs_tools
+@pytest.mark.parametrize("sigma", [0.0, 0.1, 0.3])
+def test_cdl_restraints_reproduce_cctbx_rmsz(references, ours, sigma):
+    """cryonb's CDL lookup gives the ideals and sigmas cctbx applies: RMSZ within 2 %."""
+    ref, (s, _) = references[sigma], ours[sigma]
+    assert abs(s["bond_rmsz"] / ref["bond_rmsz"] - 1) <= 0.02
+    assert abs(s["angle_rmsz"] / ref["angle_rmsz"] - 1) <= 0.02
     assert abs(s["cbeta_deviations"] - ref["cbeta_deviations"]) <= 2

@@ -53,9 +53,11 @@ class Outlier:
     value: float
 
 
-def covalent_geometry(topo, xyz: np.ndarray) -> tuple[dict, list[Outlier]]:
-    """Bond and angle RMSZ and outlier counts; outliers listed with |Z| > 4."""
-    r = topo.restraints
+def covalent_geometry(topo, xyz: np.ndarray, restraints=None) -> tuple[dict, list[Outlier]]:
+    """Bond and angle RMSZ and outlier counts against ``restraints`` (default: the topology's
+    library values; pass :func:`cryonb.geometry.cdl.cdl_restraints` for cctbx's default); outliers
+    listed with |Z| > 4."""
+    r = topo.restraints if restraints is None else restraints
     x = torch.as_tensor(xyz, dtype=torch.float64)
     out, listed = {}, []
     for kind, z, idx in (("bond", bond_z(x, r).numpy(), r.bonds), ("angle", angle_z(x, r).numpy(), r.angles)):

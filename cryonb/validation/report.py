@@ -1,9 +1,10 @@
 """One validation report: MolProbity metrics, map fit, per-residue table, and what was not computed.
 
 ``validate_model(st, map, resolution)`` returns a :class:`ValidationReport` whose
-``summary`` holds the headline numbers under stable JSON keys. A metric that
-cannot be computed here (reference tables absent, no residues of a kind) is
-``None`` in the summary and explained in ``unavailable``, never a silent zero.
+``summary`` holds the headline numbers under stable JSON keys: bond and angle RMSZ against the
+conformation-dependent library (cctbx's default), ``*_rmsz_library`` against the plain CCP4
+library values. A metric that cannot be computed here (reference tables absent, no residues of
+a kind) is ``None`` in the summary and explained in ``unavailable``, never a silent zero.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import gemmi
 import numpy as np
 
+from ..geometry.cdl import cdl_restraints
 from ..geometry.library import RestraintLibrary
 from ..geometry.topology import build_topology
 from ..maps import Map
@@ -59,8 +61,10 @@ def validate_model(st: gemmi.Structure, m: Map | None = None, resolution: float 
             if r.polymer is not None}
     by_id = {(r["chain"], r["seqid"]): r for r in rows.values()}
 
-    cov, outliers = geometry.covalent_geometry(topo, xyz)
+    cov, outliers = geometry.covalent_geometry(topo, xyz, cdl_restraints(topo, xyz))
     s.update(cov)
+    library_values, _ = geometry.covalent_geometry(topo, xyz)
+    s.update(bond_rmsz_library=library_values["bond_rmsz"], angle_rmsz_library=library_values["angle_rmsz"])
     dev, dev_res = geometry.cbeta_deviations(topo, xyz)
     s["cbeta_deviations"] = int((dev >= geometry.CBETA_OUTLIER).sum())
     for d, k in zip(dev, dev_res):
