@@ -9,7 +9,7 @@ import sys
 
 from .errors import CryonbError
 
-COMMANDS = ["simulate", "fsc", "validate", "notebook"]
+COMMANDS = ["simulate", "fsc", "validate", "refine-geometry", "notebook"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name in COMMANDS:
-        mod = importlib.import_module(f"cryonb.commands.{name}")
+        mod = importlib.import_module(f"cryonb.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=mod.__doc__.splitlines()[0], description=mod.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_args(p)

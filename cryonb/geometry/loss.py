@@ -1,0 +1,98 @@
+"""All geometry terms of a model in one weighted loss (what refinement minimises besides the map).
+
+Terms (each a per-model mean, so weights are comparable across model sizes): bond and angle
+Z likelihood + 4.5 sigma hinge against the conformation-dependent library (refreshed with the
+clash list, as phi/psi move), planarity, chirality, clashes with riding hydrogens, and the
+Ramachandran, rotamer and RNA-suite priors. ``terms(xyz)`` returns every term for a batch of
+models (..., n, 3); ``__call__`` returns the weighted sum.
+
+>>> loss = GeometryLoss(topo, library, topo.xyz(st))         # doctest: +SKIP
+>>> total = loss(torch.as_tensor(topo.xyz(st)))              # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from . import terms
+from .cdl import cdl_restraints
+from .clashes import ClashTerm
+from .torsion_priors import RamaTerm, RotamerTerm, SuiteTerm
+
+
+@dataclass
+class GeometryWeights:
+    """Relative weight of each geometry term (0 switches a term off)."""
+
+    bond: float = 1.0
+    angle: float = 1.0
+    planarity: float = 1.0
+    chirality: float = 1.0
+    clash: float = 100.0
+    rama: float = 1.0
+    rotamer: float = 1.0
+    suite: float = 1.0
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+class GeometryLoss:
+    """Weighted geometry loss of one topology.
+
+    Every ``refresh_every`` calls the CDL ideals and the clash list are renewed; 0 leaves that
+    to explicit :meth:`refresh` calls (L-BFGS needs a fixed objective within a line search).
+    """
+
+    def __init__(self, topo, library, xyz0: np.ndarray, weights: GeometryWeights | None = None,
+                 priors=None, cdl: bool = True, refresh_every: int = 50, neighbours: int = 128):
+        self.topo, self.weights, self.cdl = topo, weights or GeometryWeights(), cdl
+        self.refresh_every, self.steps = refresh_every, 0
+        self.restraints = cdl_restraints(topo, xyz0) if cdl else topo.restraints
+        w = self.weights
+        self.clash = ClashTerm(topo, library, neighbours, refresh_every or 1 << 62) if w.clash else None
+        if (w.rama or w.rotamer) and priors is None:
+            from ..priors import load_priors
+            priors = load_priors()
+        self.rama = RamaTerm(topo, xyz0, priors.rama) if w.rama else None
+        self.rotamer = RotamerTerm(topo, priors.rotamer) if w.rotamer else None
+        self.suite = SuiteTerm(topo) if w.suite else None
+
+    def refresh(self, xyz: torch.Tensor) -> None:
+        """Recompute CDL ideals at the current phi/psi and the clash list (first model of a batch)."""
+        x = xyz.detach().reshape(-1, *xyz.shape[-2:])[0]
+        if self.cdl:
+            self.restraints = cdl_restraints(self.topo, x.cpu().numpy().astype(np.float64))
+        if self.clash is not None:
+            self.clash.refresh(self.clash.atoms.coordinates(self.topo, x))
+            self.clash.steps = 1
+
+    def terms(self, xyz: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every active term, each of the batch shape of ``xyz`` (..., n, 3)."""
+        if self.refresh_every and self.steps and self.steps % self.refresh_every == 0:
+            self.refresh(xyz)
+        self.steps += 1
+        r, w = self.restraints, self.weights
+        out = {}
+        if w.bond:
+            out["bond"] = terms.bond_loss(xyz, r)
+        if w.angle:
+            out["angle"] = terms.angle_loss(xyz, r)
+        if w.planarity:
+            out["planarity"] = terms.planarity_loss(xyz, r)
+        if w.chirality:
+            out["chirality"] = terms.chirality_loss(xyz, r)
+        for name in ("clash", "rama", "rotamer", "suite"):
+            term = getattr(self, name)
+            if term is not None:
+                out[name] = term(xyz)
+        return out
+
+    def weighted(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = self.weights.as_dict()
+        return sum(w[k] * v for k, v in values.items())
+
+    def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
+        return self.weighted(self.terms(xyz))

@@ -1,0 +1,179 @@
+"""Differentiable Ramachandran, rotamer and RNA-suite terms from the fitted torsion priors.
+
+Each protein residue is scored by the periodic Gaussian mixture of its Ramachandran class (and
+its rotamer type) at its current dihedrals, ``s = ln(G + e^-10)``, the smooth stand-in for the
+Top8000 table (:mod:`cryonb.priors`). The loss per residue is the negative log-likelihood
+``-s / 10`` (0 at the most populated region, 1 in empty space) plus hinges that push a residue
+out of the outlier zone and into the favoured zone:
+
+    loss = -s/10 + w_out * relu(ln(allowed) + margin - s)^2 + w_fav * relu(ln(favoured) + margin - s)^2
+
+averaged over residues. Classes (cis/trans-Pro, pre-Pro, ...) are decided once, from the
+starting model, so a residue cannot hop between tables during refinement.
+
+RNA suites: each suite's seven backbone dihedrals are compared with all 46 consensus conformers
+of suitename by the scaled power-3 distance; every suite is held to its nearest conformer, so
+an outlier still counts (the seed's rule): ``loss = 1 - suiteness(d)`` inside the cluster and
+``d`` beyond it.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import torch
+
+from ..validation import rama as rama_tables
+from ..validation import rotamer as rotamer_tables
+from .named_torsions import named_torsions
+from .terms import dihedrals_deg
+
+OUTLIER_WEIGHT = 1.0
+FAVORED_WEIGHT = 0.2
+MARGIN = 0.5      # in ln units: aim a factor e^0.5 inside the threshold
+
+
+def hinge_loss(s: torch.Tensor, allowed: torch.Tensor, favored: float, w_out: float = OUTLIER_WEIGHT,
+               w_fav: float = FAVORED_WEIGHT, margin: float = MARGIN) -> torch.Tensor:
+    """Per-residue prior loss from log-scores ``s`` (..., m) and thresholds (fractions)."""
+    return (-s / 10.0 + w_out * torch.relu(torch.log(allowed) + margin - s) ** 2
+            + w_fav * torch.relu(math.log(favored) + margin - s) ** 2)
+
+
+class RamaTerm:
+    """Ramachandran prior over every residue with phi and psi; ``mixtures[class]``."""
+
+    def __init__(self, topo, xyz0: np.ndarray, mixtures: dict):
+        tors = named_torsions(topo)
+        phi_idx, phi_res = tors.get("phi", (np.zeros((0, 4), int), np.zeros(0, int)))
+        psi_idx, psi_res = tors.get("psi", (np.zeros((0, 4), int), np.zeros(0, int)))
+        common, i, j = np.intersect1d(phi_res, psi_res, return_indices=True)
+        self.residues, self.phi, self.psi = common, phi_idx[i], psi_idx[j]
+        self.classes = rama_class_of(topo, xyz0, common, tors)
+        self.mixtures = mixtures
+        self.groups = {c: np.flatnonzero(self.classes == c) for c in np.unique(self.classes)}
+        self.allowed = np.array([rama_tables.ALLOWED.get(c, rama_tables.ALLOWED_OTHER) for c in self.classes])
+
+    def log_scores(self, xyz: torch.Tensor) -> torch.Tensor:
+        """(..., m) ln(G + e^-10) per residue."""
+        angles = torch.stack([dihedrals_deg(xyz, self.phi), dihedrals_deg(xyz, self.psi)], dim=-1)
+        out = torch.zeros(angles.shape[:-1], dtype=xyz.dtype)
+        for c, sel in self.groups.items():
+            s = self.mixtures[c].log_score(angles[..., sel, :]).to(xyz.dtype)
+            out = out.index_copy(-1, torch.as_tensor(sel), s)
+        return out
+
+    def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
+        if len(self.residues) == 0:
+            return xyz.sum((-1, -2)) * 0
+        s = self.log_scores(xyz)
+        return hinge_loss(s, torch.as_tensor(self.allowed, dtype=s.dtype), rama_tables.FAVORED).mean(-1)
+
+
+def rama_class_of(topo, xyz0: np.ndarray, residues: np.ndarray, tors: dict) -> np.ndarray:
+    """MolProbity's six classes (as :func:`cryonb.validation.rama.rama_classes`) per residue."""
+    from .linking import dihedral_deg
+    nxt = {lk.i: lk.j for lk in topo.links if lk.polymer}
+    w_idx, w_res = tors.get("omega", (np.zeros((0, 4), int), np.zeros(0, int)))
+    omega = dict(zip(w_res.tolist(), dihedral_deg(xyz0[w_idx]).tolist())) if len(w_idx) else {}
+    out = []
+    for k in residues.tolist():
+        name = topo.residues[k].name
+        nxt_name = topo.residues[nxt[k]].name if k in nxt else ""
+        if name == "GLY":
+            out.append("gly")
+        elif name == "PRO":
+            out.append("cis-pro" if abs(omega.get(k, 180.0)) < 90 else "trans-pro")
+        elif nxt_name == "PRO":
+            out.append("pre-pro")
+        else:
+            out.append("ile-val" if name in ("ILE", "VAL") else "general")
+    return np.array(out, dtype=object)
+
+
+class RotamerTerm:
+    """Rotamer prior over side chains whose chis are all present; ``mixtures[resname]``."""
+
+    def __init__(self, topo, mixtures: dict):
+        tors = named_torsions(topo)
+        chi = {n: dict(zip(tors[n][1].tolist(), tors[n][0])) for n in ("chi1", "chi2", "chi3", "chi4")
+               if n in tors}
+        by_type: dict[str, list] = {}
+        for k, r in enumerate(topo.residues):
+            mix = mixtures.get(r.name)
+            if r.polymer != "peptide" or mix is None:
+                continue
+            quads = [chi[n].get(k) for n in ("chi1", "chi2", "chi3", "chi4")[:mix.ndim] if n in chi]
+            if len(quads) == mix.ndim and all(q is not None for q in quads):
+                by_type.setdefault(r.name, []).append((k, np.stack(quads)))
+        self.mixtures = mixtures
+        self.types = {name: (np.array([k for k, _ in rows]), np.stack([q for _, q in rows]))
+                      for name, rows in by_type.items()}
+        self.n = sum(len(v[0]) for v in self.types.values())
+
+    def log_scores(self, xyz: torch.Tensor) -> dict[str, torch.Tensor]:
+        """resname -> (..., m_type) log-scores."""
+        out = {}
+        for name, (_, quads) in self.types.items():
+            m, d = quads.shape[:2]
+            chis = dihedrals_deg(xyz, quads.reshape(-1, 4)).reshape(*xyz.shape[:-2], m, d)
+            out[name] = self.mixtures[name].log_score(chis).to(xyz.dtype)
+        return out
+
+    def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
+        if self.n == 0:
+            return xyz.sum((-1, -2)) * 0
+        total = 0.0
+        for s in self.log_scores(xyz).values():
+            allowed = torch.full_like(s[..., :1], rotamer_tables.OUTLIER)
+            total = total + hinge_loss(s, allowed, rotamer_tables.FAVORED).sum(-1)
+        return total / self.n
+
+
+class SuiteTerm:
+    """RNA suite prior: every suite held to its nearest suitename conformer (7 dihedrals)."""
+
+    def __init__(self, topo):
+        self.centres, widths = suite_centres()
+        self.centres, self.half_widths = torch.as_tensor(self.centres), torch.as_tensor(widths)
+        self.power = 3.0
+        self.quads = suite_quads(topo)
+
+    def distances(self, xyz: torch.Tensor) -> torch.Tensor:
+        """(..., m, 46) scaled power-3 distance of each suite to every conformer."""
+        m = len(self.quads)
+        x = dihedrals_deg(xyz, self.quads.reshape(-1, 4)).reshape(*xyz.shape[:-2], m, 7)
+        x = torch.remainder(x, 360.0)
+        diff = (x[..., None, :] - self.centres.to(x.dtype)).abs() / self.half_widths.to(x.dtype)
+        return (diff ** self.power + 1e-12).sum(-1) ** (1.0 / self.power)
+
+    def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
+        if len(self.quads) == 0:
+            return xyz.sum((-1, -2)) * 0
+        d = self.distances(xyz).min(-1).values
+        inside = 1 - (1 + torch.cos(math.pi * d.clamp(max=1.0))) / 2
+        return (inside + torch.relu(d - 1.0)).mean(-1)
+
+
+def suite_centres() -> tuple[np.ndarray, np.ndarray]:
+    """The 46 'certain' suitename conformers (46, 7) and the half-widths (7,), degrees."""
+    from ..validation.suites import TABLE_PATH
+    raw = json.loads(TABLE_PATH.read_text())
+    centres = [c["center"] for b in raw["bins"] for c in b["clusters"] if c["status"] == "certain"]
+    return np.array(centres, dtype=float), np.array(raw["half_widths"], dtype=float)
+
+
+def suite_quads(topo) -> np.ndarray:
+    """(m, 7, 4) atom indices of the seven suite dihedrals of each linked nucleotide pair."""
+    from ..validation.suites import _TORSIONS
+    prev = {lk.j: lk.i for lk in topo.links if lk.polymer}
+    out = []
+    for k, r in enumerate(topo.residues):
+        if r.polymer != "nucleic" or k not in prev:
+            continue
+        pair = {-1: topo.residues[prev[k]].atoms, 0: r.atoms}
+        quads = [[pair[o].get(name, -1) for o, name in torsion] for torsion in _TORSIONS]
+        if min(min(q) for q in quads) >= 0:
+            out.append(quads)
+    return np.array(out, dtype=np.int64).reshape(-1, 7, 4)
