@@ -18,7 +18,7 @@ from .library import NUCLEIC, PEPTIDE
 LINK_ATOMS = {PEPTIDE: ("C", "N"), NUCLEIC: ("O3'", "P")}
 BONDED_DISTANCE = 2.0   # Å: linked regardless of numbering
 DISULFIDE_DISTANCE = 2.5  # Å: SG-SG
-CIS_OMEGA = 30.0        # degrees: |omega| below this is a cis peptide (MolProbity's definition)
+CIS_OMEGA = 45.0        # degrees: |omega| below this gets cis restraints (cctbx's cis_threshold)
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,10 @@ def _seqnum(seqid: str) -> int:
     return int(m.group()) if m else 0
 
 
-def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: list[str]) -> list[Link]:
-    """Polymer links between consecutive residues of a chain, then disulfides."""
+def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: list[str],
+               cis_threshold: float = CIS_OMEGA) -> list[Link]:
+    """Polymer links between consecutive residues of a chain, then disulfides; a peptide with
+    |omega| < ``cis_threshold`` degrees is linked cis."""
     links, breaks = [], []
     for k in range(len(residues) - 1):
         a, b = residues[k], residues[k + 1]
@@ -62,7 +64,7 @@ def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: 
         d = float(np.linalg.norm(xyz[a.atoms[first]] - xyz[b.atoms[second]]))
         consecutive = _seqnum(b.seqid) - _seqnum(a.seqid) in (0, 1)
         if d <= BONDED_DISTANCE or (consecutive and d <= link_distance):
-            links.append(Link(_link_name(a, b, xyz), k, k + 1, True))
+            links.append(Link(_link_name(a, b, xyz, cis_threshold), k, k + 1, True))
         elif consecutive:
             breaks.append(f"{a.chain}/{a.name}{a.seqid}-{b.name}{b.seqid} ({first}-{second} {d:.1f} Å)")
     if breaks:
@@ -71,14 +73,14 @@ def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: 
     return links + disulfides(residues, xyz)
 
 
-def _link_name(a, b, xyz: np.ndarray) -> str:
+def _link_name(a, b, xyz: np.ndarray, cis_threshold: float) -> str:
     if a.polymer == NUCLEIC:
         return "p"
     names = [(a, "CA"), (a, "C"), (b, "N"), (b, "CA")]
     cis = False
     if all(n in r.atoms for r, n in names):
         omega = dihedral_deg(np.array([xyz[r.atoms[n]] for r, n in names]))
-        cis = abs(float(omega)) < CIS_OMEGA
+        cis = abs(float(omega)) < cis_threshold
     prefix = "P" if b.name == "PRO" else ""
     return prefix + ("CIS" if cis else "TRANS")
 

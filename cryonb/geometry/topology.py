@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .library import NUCLEIC, PEPTIDE, RestraintLibrary, ResidueTemplate
-from .linking import Link, find_links
+from .linking import CIS_OMEGA, Link, find_links
 from .restraints import RestraintSet
 
 WATER = {"HOH", "WAT", "H2O", "DOD", "TIP3", "SOL"}
@@ -119,13 +119,16 @@ def _collect_atoms(st: gemmi.Structure, model_index: int, notes: list[str]):
 
 
 def build_topology(st: gemmi.Structure, library: RestraintLibrary | None = None,
-                   model_index: int = 0, link_distance: float = 4.0, warn: bool = True) -> Topology:
+                   model_index: int = 0, link_distance: float = 4.0, warn: bool = True,
+                   cis_threshold: float = CIS_OMEGA) -> Topology:
     """Compile the restraint topology of one model.
 
     library: templates (default: built-in tables, extended by $CLIBD_MON).
     link_distance: generous upper bound (Å) on a peptide C-N or nucleic O3'-P distance
     for consecutive residues to be linked. Notes (altlocs, missing atoms, unknown
     residues) are collected in ``Topology.notes`` and, with ``warn``, issued as warnings.
+    cis_threshold: |omega| (degrees) under which a peptide is restrained cis (cctbx's 45 by
+    default; refinement of a distorted model uses 90, the nearer of the two planar states).
     """
     from .hydrogens import riding_hydrogens_for
 
@@ -137,7 +140,7 @@ def build_topology(st: gemmi.Structure, library: RestraintLibrary | None = None,
     unknown = sorted({r.name for r in residues if r.name not in WATER and library.polymer(r.name) is None})
     for r in residues:
         r.polymer = library.polymer(r.name) if r.name not in WATER else None
-    links = find_links(residues, xyz, library, link_distance, notes)
+    links = find_links(residues, xyz, library, link_distance, notes, cis_threshold)
     _assign_forms(residues, links, library)
     if unknown:
         notes.append(f"residues not in the restraint library, excluded from geometry and kept in the output: "

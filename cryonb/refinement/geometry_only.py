@@ -30,6 +30,7 @@ class GeometryRefineConfig:
     steps: int = 500                 # L-BFGS iterations in all
     tether_sigma: float = 0.5        # Å: harmonic pull back to the starting coordinates
     refresh_every: int = 25          # L-BFGS iterations between clash-list and CDL updates
+    cis_threshold: float = 90.0      # degrees: peptides keep the planar state (cis/trans) nearest the start
     weights: GeometryWeights = field(default_factory=GeometryWeights)
     threads: int | None = None       # torch CPU threads (None: torch's default)
 
@@ -63,7 +64,7 @@ def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = N
         torch.set_num_threads(config.threads)
     library = library or RestraintLibrary()
     t0 = time.perf_counter()
-    topo = build_topology(st, library, warn=False)
+    topo = build_topology(st, library, warn=False, cis_threshold=config.cis_threshold)
     x0 = topo.xyz(st).astype(np.float64)
     loss_fn = GeometryLoss(topo, library, x0, config.weights, priors, refresh_every=0)
     start = torch.as_tensor(x0)
