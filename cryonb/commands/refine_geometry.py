@@ -22,7 +22,7 @@ from ..runs import write_json
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model (PDB or mmCIF)")
     p.add_argument("-o", "--out", required=True, help="refined model (.cif or .pdb)")
-    p.add_argument("--steps", type=int, default=500, help="L-BFGS iterations (default 500)")
+    p.add_argument("--steps", type=int, default=1000, help="L-BFGS iterations (default 1000)")
     p.add_argument("--tether", type=float, default=0.5, help="tether sigma to the start, Å (default 0.5)")
     p.add_argument("--json", help="write validation of input and output to this JSON file")
     p.add_argument("--monomer-library", help="CCP4 monomer library folder for other residues "

@@ -30,9 +30,9 @@ class GeometryWeights:
     angle: float = 1.0
     planarity: float = 1.0
     chirality: float = 1.0
-    clash: float = 100.0
-    rama: float = 1.0
-    rotamer: float = 1.0
+    clash: float = 300.0
+    rama: float = 6.0
+    rotamer: float = 3.0
     suite: float = 1.0
 
     def as_dict(self) -> dict[str, float]:

@@ -32,6 +32,22 @@ from .terms import dihedrals_deg
 OUTLIER_WEIGHT = 1.0
 FAVORED_WEIGHT = 0.2
 MARGIN = 0.5      # in ln units: aim a factor e^0.5 inside the threshold
+ESCAPE_WIDEN = 4.0  # widths of the guiding mixture for residues stuck in empty regions
+
+
+def escape_loss(mixture, x: torch.Tensor, s: torch.Tensor, allowed: torch.Tensor,
+                widen: float = ESCAPE_WIDEN, margin: float = MARGIN) -> torch.Tensor:
+    """For residues below the allowed cut-off (+ margin), -ln of the mixture with every width
+    multiplied by ``widen``, in log-sum-exp form: deep in an empty region ln(G + e^-10) is flat,
+    this still points towards the nearest populated region. Zero elsewhere. (..., m)."""
+    from ..priors.mixture import wrap
+    stuck = (s < torch.log(allowed) + margin).detach()
+    if not bool(stuck.any()):
+        return torch.zeros_like(s)
+    c, w = mixture.centres.to(x.dtype), mixture.widths.to(x.dtype) * widen
+    q = (wrap(x[..., None, :] - c, mixture.period.to(x.dtype)) / w) ** 2     # (..., m, K, D)
+    log_g = torch.logsumexp(mixture.log_amp.to(x.dtype) - 0.5 * q.sum(-1), dim=-1)
+    return torch.where(stuck, -log_g / widen ** 2, torch.zeros_like(s))
 
 
 def hinge_loss(s: torch.Tensor, allowed: torch.Tensor, favored: float, w_out: float = OUTLIER_WEIGHT,
@@ -67,8 +83,15 @@ class RamaTerm:
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         if len(self.residues) == 0:
             return xyz.sum((-1, -2)) * 0
-        s = self.log_scores(xyz)
-        return hinge_loss(s, torch.as_tensor(self.allowed, dtype=s.dtype), rama_tables.FAVORED).mean(-1)
+        angles = torch.stack([dihedrals_deg(xyz, self.phi), dihedrals_deg(xyz, self.psi)], dim=-1)
+        total = 0.0
+        for c, sel in self.groups.items():
+            x = angles[..., sel, :]
+            s = self.mixtures[c].log_score(x).to(xyz.dtype)
+            allowed = torch.as_tensor(self.allowed[sel], dtype=s.dtype)
+            total = total + (hinge_loss(s, allowed, rama_tables.FAVORED)
+                             + escape_loss(self.mixtures[c], x, s, allowed)).sum(-1)
+        return total / len(self.residues)
 
 
 def rama_class_of(topo, xyz0: np.ndarray, residues: np.ndarray, tors: dict) -> np.ndarray:
@@ -125,9 +148,13 @@ class RotamerTerm:
         if self.n == 0:
             return xyz.sum((-1, -2)) * 0
         total = 0.0
-        for s in self.log_scores(xyz).values():
-            allowed = torch.full_like(s[..., :1], rotamer_tables.OUTLIER)
-            total = total + hinge_loss(s, allowed, rotamer_tables.FAVORED).sum(-1)
+        for name, (_, quads) in self.types.items():
+            m, d = quads.shape[:2]
+            chis = dihedrals_deg(xyz, quads.reshape(-1, 4)).reshape(*xyz.shape[:-2], m, d)
+            s = self.mixtures[name].log_score(chis).to(xyz.dtype)
+            allowed = torch.full_like(s, rotamer_tables.OUTLIER)
+            total = total + (hinge_loss(s, allowed, rotamer_tables.FAVORED)
+                             + escape_loss(self.mixtures[name], chis, s, allowed)).sum(-1)
         return total / self.n
 
 

@@ -11,6 +11,7 @@ ideals are renewed. Riding hydrogens follow the heavy atoms.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -27,10 +28,11 @@ from ..geometry.topology import build_topology
 class GeometryRefineConfig:
     """Settings of a geometry-only run (lengths in Å)."""
 
-    steps: int = 500                 # L-BFGS iterations in all
+    steps: int = 1000                # L-BFGS iterations in all
     tether_sigma: float = 0.5        # Å: harmonic pull back to the starting coordinates
     refresh_every: int = 25          # L-BFGS iterations between clash-list and CDL updates
     cis_threshold: float = 90.0      # degrees: peptides keep the planar state (cis/trans) nearest the start
+    prior_ramp: float = 0.5          # fraction of the rounds over which prior weights rise from 10 % to full
     weights: GeometryWeights = field(default_factory=GeometryWeights)
     threads: int | None = None       # torch CPU threads (None: torch's default)
 
@@ -66,7 +68,7 @@ def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = N
     t0 = time.perf_counter()
     topo = build_topology(st, library, warn=False, cis_threshold=config.cis_threshold)
     x0 = topo.xyz(st).astype(np.float64)
-    loss_fn = GeometryLoss(topo, library, x0, config.weights, priors, refresh_every=0)
+    loss_fn = GeometryLoss(topo, library, x0, copy.deepcopy(config.weights), priors, refresh_every=0)
     start = torch.as_tensor(x0)
     x = start.clone().requires_grad_(True)
     history: dict[str, list[float]] = {}
@@ -81,7 +83,12 @@ def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = N
     if progress:
         from tqdm.auto import tqdm
         rounds = tqdm(rounds, desc="geometry", unit="round")
-    for _ in rounds:
+    full = {"rama": config.weights.rama, "rotamer": config.weights.rotamer, "suite": config.weights.suite}
+    n_rounds = len(rounds)
+    for i in rounds:
+        ramp = min(1.0, 0.1 + 0.9 * i / max(1.0, config.prior_ramp * n_rounds))
+        for name, value in full.items():
+            setattr(loss_fn.weights, name, value * ramp)
         loss_fn.refresh(x)
         lbfgs_round(x, lambda: objective()[0], config.refresh_every)
         with torch.no_grad():
