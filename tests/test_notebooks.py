@@ -8,6 +8,8 @@ from cryonb.notebooks import execute_notebook, list_notebooks
 # small parameters per notebook, so the whole set runs in CI in minutes
 SMALL = {
     "00_quickstart": {"resolution": 6.0, "voxel_size": 2.0, "snr": 1.0},
+    "01_prior_fitting": {"rama_iterations": 15, "rotamer_iterations": 15, "rama_components": 48,
+                         "rotamer_components": 8},
 }
 
 
@@ -39,3 +41,25 @@ def test_quickstart_outputs(tmp_path):
         assert (run / name).stat().st_size > 1024
     config = json.loads((run / "config.json").read_text())
     assert config["simulation"]["resolution"] == 6.0
+
+
+def test_prior_fitting_writes_loadable_priors_and_figures(tmp_path):
+    from cryonb.priors import load_priors
+    from cryonb.validation.rama import TABLES
+    from cryonb.validation.rotamer import ROTAMERIC
+    out = execute_notebook("01_prior_fitting", {**SMALL["01_prior_fitting"], "classes": "cis-pro,general",
+                                                "residues": "SER,LEU"}, run_name="check", runs_root=tmp_path)
+    run = out.parent
+    fits = json.loads((run / "metrics.json").read_text())["fits"]
+    assert set(fits) == {"rama_cis-pro", "rama_general", "rotamer_ser", "rotamer_leu"}
+    assert all(f["n_components"] in (48, 8) and f["iterations"] == 15 for f in fits.values())
+    assert (run / "rama_general.png").stat().st_size > 10_000 and (run / "rotamer_leu.svg").exists()
+    # the run's files replace the shipped ones they cover; the rest come from the package
+    priors = run / "priors"
+    shipped = load_priors().path
+    for f in shipped.glob("*.npz"):
+        if not (priors / f.name).exists():
+            (priors / f.name).write_bytes(f.read_bytes())
+    loaded = load_priors(priors)
+    assert set(loaded.rama) == set(TABLES) and set(loaded.rotamer) == set(ROTAMERIC)
+    assert loaded.rama["general"].n_components == 48
