@@ -47,7 +47,7 @@ def escape_loss(mixture, x: torch.Tensor, s: torch.Tensor, allowed: torch.Tensor
     c, w = mixture.centres.to(x.dtype), mixture.widths.to(x.dtype) * widen
     q = (wrap(x[..., None, :] - c, mixture.period.to(x.dtype)) / w) ** 2     # (..., m, K, D)
     log_g = torch.logsumexp(mixture.log_amp.to(x.dtype) - 0.5 * q.sum(-1), dim=-1)
-    return torch.where(stuck, -log_g / widen ** 2, torch.zeros_like(s))
+    return torch.where(stuck, -log_g / widen, torch.zeros_like(s))
 
 
 def hinge_loss(s: torch.Tensor, allowed: torch.Tensor, favored: float, w_out: float = OUTLIER_WEIGHT,
