@@ -19,6 +19,7 @@ from cryonb.io import write_model
 from cryonb.perturb import jitter
 from cryonb.refinement import GeometryRefineConfig, refine_geometry
 from cryonb.runs import write_json
+from cryonb.superpose import rmsd
 from cryonb.validation.report import validate_model
 
 KEYS = ["rama_favored_pct", "rama_outliers_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
@@ -47,10 +48,10 @@ def run_case(name: str, st, clean, config: GeometryRefineConfig, out: Path) -> d
     result = refine_geometry(st, config, progress=True)
     write_model(result.structure, out / f"{name}_refined.cif")
     after = validate_model(result.structure).summary
-    rmsd = float(np.sqrt(((ca_xyz(result.structure) - ca_xyz(clean)) ** 2).sum(1).mean()))
     return {"before": {k: before[k] for k in KEYS}, "after": {k: after[k] for k in KEYS},
-            "cctbx_after": reference(result.structure), "ca_rmsd_to_clean": rmsd,
-            "ca_rmsd_to_clean_before": float(np.sqrt(((ca_xyz(st) - ca_xyz(clean)) ** 2).sum(1).mean())),
+            "cctbx_after": reference(result.structure),
+            "ca_rmsd_to_clean": rmsd(ca_xyz(result.structure), ca_xyz(clean)),
+            "ca_rmsd_to_clean_before": rmsd(ca_xyz(st), ca_xyz(clean)),
             "seconds": result.seconds, "history_total": result.history["total"]}
 
 

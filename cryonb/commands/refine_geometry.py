@@ -43,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
     result = refine_geometry(st, config, library, progress=True)
     write_model(result.structure, args.out)
     print(f"wrote {args.out}: {args.steps} L-BFGS iterations in {result.seconds:.1f} s, "
-          f"RMS shift {result.ca_shift_rms:.3f} Å")
+          f"RMS shift {result.rms_shift:.3f} Å")
     if args.json:
         before = validate_model(st, library=library).summary
         after = validate_model(result.structure, library=library).summary

@@ -197,7 +197,8 @@ class ClashTerm:
     """Differentiable clash penalty over a refreshed 128-neighbour list.
 
     loss = sum over pairs of relu(overlap - threshold)^2 / number of atoms; threshold in Å
-    (default 0.3, a margin under MolProbity's 0.4 Å).
+    (default 0.3, a margin under MolProbity's 0.4 Å). The list is built on the first call and
+    renewed every ``refresh_every`` calls after it (0: only by explicit :meth:`refresh`).
     """
 
     def __init__(self, topo, library, neighbours: int = 128, refresh_every: int = 100,
@@ -213,7 +214,7 @@ class ClashTerm:
 
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         all_xyz = self.atoms.coordinates(self.topo, xyz)
-        if self.pairs is None or self.steps % self.refresh_every == 0:
+        if self.pairs is None or (self.refresh_every and self.steps and self.steps % self.refresh_every == 0):
             self.refresh(all_xyz)
         self.steps += 1
         over = overlaps(self.atoms, self.pairs, all_xyz)

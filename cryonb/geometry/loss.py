@@ -52,7 +52,8 @@ class GeometryLoss:
         self.refresh_every, self.steps = refresh_every, 0
         self.restraints = cdl_restraints(topo, xyz0) if cdl else topo.restraints
         w = self.weights
-        self.clash = ClashTerm(topo, library, neighbours, refresh_every or 1 << 62) if w.clash else None
+        # the clash list is renewed by refresh(), with the CDL ideals
+        self.clash = ClashTerm(topo, library, neighbours, refresh_every=0) if w.clash else None
         if (w.rama or w.rotamer) and priors is None:
             from ..priors import load_priors
             priors = load_priors()
@@ -67,7 +68,6 @@ class GeometryLoss:
             self.restraints = cdl_restraints(self.topo, x.cpu().numpy().astype(np.float64))
         if self.clash is not None:
             self.clash.refresh(self.clash.atoms.coordinates(self.topo, x))
-            self.clash.steps = 1
 
     def terms(self, xyz: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every active term, each of the batch shape of ``xyz`` (..., n, 3)."""

@@ -71,48 +71,34 @@ class RamaTerm:
         self.groups = {c: np.flatnonzero(self.classes == c) for c in np.unique(self.classes)}
         self.allowed = np.array([rama_tables.ALLOWED.get(c, rama_tables.ALLOWED_OTHER) for c in self.classes])
 
-    def log_scores(self, xyz: torch.Tensor) -> torch.Tensor:
-        """(..., m) ln(G + e^-10) per residue."""
+    def scored(self, xyz: torch.Tensor):
+        """Per class: (mixture, angles (..., m_c, 2), log-scores (..., m_c), allowed (m_c,))."""
         angles = torch.stack([dihedrals_deg(xyz, self.phi), dihedrals_deg(xyz, self.psi)], dim=-1)
-        out = torch.zeros(angles.shape[:-1], dtype=xyz.dtype)
         for c, sel in self.groups.items():
-            s = self.mixtures[c].log_score(angles[..., sel, :]).to(xyz.dtype)
-            out = out.index_copy(-1, torch.as_tensor(sel), s)
-        return out
+            x = angles[..., sel, :]
+            s = self.mixtures[c].log_score(x).to(xyz.dtype)
+            yield self.mixtures[c], x, s, torch.as_tensor(self.allowed[sel], dtype=s.dtype)
 
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         if len(self.residues) == 0:
             return xyz.sum((-1, -2)) * 0
-        angles = torch.stack([dihedrals_deg(xyz, self.phi), dihedrals_deg(xyz, self.psi)], dim=-1)
         total = 0.0
-        for c, sel in self.groups.items():
-            x = angles[..., sel, :]
-            s = self.mixtures[c].log_score(x).to(xyz.dtype)
-            allowed = torch.as_tensor(self.allowed[sel], dtype=s.dtype)
+        for mixture, x, s, allowed in self.scored(xyz):
             total = total + (hinge_loss(s, allowed, rama_tables.FAVORED)
-                             + escape_loss(self.mixtures[c], x, s, allowed)).sum(-1)
+                             + escape_loss(mixture, x, s, allowed)).sum(-1)
         return total / len(self.residues)
 
 
 def rama_class_of(topo, xyz0: np.ndarray, residues: np.ndarray, tors: dict) -> np.ndarray:
-    """MolProbity's six classes (as :func:`cryonb.validation.rama.rama_classes`) per residue."""
+    """MolProbity's six classes (:func:`cryonb.validation.rama.classify`) per residue at ``xyz0``."""
     from .linking import dihedral_deg
     nxt = {lk.i: lk.j for lk in topo.links if lk.polymer}
     w_idx, w_res = tors.get("omega", (np.zeros((0, 4), int), np.zeros(0, int)))
     omega = dict(zip(w_res.tolist(), dihedral_deg(xyz0[w_idx]).tolist())) if len(w_idx) else {}
-    out = []
-    for k in residues.tolist():
-        name = topo.residues[k].name
-        nxt_name = topo.residues[nxt[k]].name if k in nxt else ""
-        if name == "GLY":
-            out.append("gly")
-        elif name == "PRO":
-            out.append("cis-pro" if abs(omega.get(k, 180.0)) < 90 else "trans-pro")
-        elif nxt_name == "PRO":
-            out.append("pre-pro")
-        else:
-            out.append("ile-val" if name in ("ILE", "VAL") else "general")
-    return np.array(out, dtype=object)
+    ks = residues.tolist()
+    return rama_tables.classify([topo.residues[k].name for k in ks],
+                                [topo.residues[nxt[k]].name if k in nxt else "" for k in ks],
+                                [omega.get(k, np.nan) for k in ks])
 
 
 class RotamerTerm:
@@ -135,26 +121,21 @@ class RotamerTerm:
                       for name, rows in by_type.items()}
         self.n = sum(len(v[0]) for v in self.types.values())
 
-    def log_scores(self, xyz: torch.Tensor) -> dict[str, torch.Tensor]:
-        """resname -> (..., m_type) log-scores."""
-        out = {}
+    def scored(self, xyz: torch.Tensor):
+        """Per residue type: (mixture, chis (..., m_t, d), log-scores (..., m_t))."""
         for name, (_, quads) in self.types.items():
             m, d = quads.shape[:2]
             chis = dihedrals_deg(xyz, quads.reshape(-1, 4)).reshape(*xyz.shape[:-2], m, d)
-            out[name] = self.mixtures[name].log_score(chis).to(xyz.dtype)
-        return out
+            yield self.mixtures[name], chis, self.mixtures[name].log_score(chis).to(xyz.dtype)
 
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         if self.n == 0:
             return xyz.sum((-1, -2)) * 0
         total = 0.0
-        for name, (_, quads) in self.types.items():
-            m, d = quads.shape[:2]
-            chis = dihedrals_deg(xyz, quads.reshape(-1, 4)).reshape(*xyz.shape[:-2], m, d)
-            s = self.mixtures[name].log_score(chis).to(xyz.dtype)
+        for mixture, chis, s in self.scored(xyz):
             allowed = torch.full_like(s, rotamer_tables.OUTLIER)
             total = total + (hinge_loss(s, allowed, rotamer_tables.FAVORED)
-                             + escape_loss(self.mixtures[name], chis, s, allowed)).sum(-1)
+                             + escape_loss(mixture, chis, s, allowed)).sum(-1)
         return total / self.n
 
 

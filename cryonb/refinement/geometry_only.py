@@ -22,6 +22,7 @@ import torch
 from ..geometry.library import RestraintLibrary
 from ..geometry.loss import GeometryLoss, GeometryWeights
 from ..geometry.topology import build_topology
+from ..superpose import rmsd
 
 
 @dataclass
@@ -52,9 +53,9 @@ class GeometryRefineResult:
     notes: list[str]
 
     @property
-    def ca_shift_rms(self) -> float:
+    def rms_shift(self) -> float:
         """RMS displacement of all heavy atoms from the start (Å)."""
-        return float(np.sqrt(((self.xyz - self.start_xyz) ** 2).sum(1).mean()))
+        return rmsd(self.xyz, self.start_xyz)
 
 
 def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = None,

@@ -65,13 +65,20 @@ def rama_tables() -> dict[str, Grid]:
 
 def rama_classes(t: Torsions) -> np.ndarray:
     """(n,) MolProbity Ramachandran class of each residue of ``t``."""
-    classes = np.full(len(t), "general", dtype=object)
-    pro = t.resname == "PRO"
-    classes[np.isin(t.resname, ["ILE", "VAL"])] = "ile-val"
-    classes[t.next_resname == "PRO"] = "pre-pro"
-    classes[pro & is_cis(t.omega)] = "cis-pro"
-    classes[pro & ~is_cis(t.omega)] = "trans-pro"
-    classes[t.resname == "GLY"] = "gly"
+    return classify(t.resname, t.next_resname, t.omega)
+
+
+def classify(resname, next_resname, omega) -> np.ndarray:
+    """(n,) class from residue names, the next residue's names and the omega (degrees, NaN when
+    unknown) of the peptide before each residue."""
+    resname, next_resname = np.asarray(resname, dtype=object), np.asarray(next_resname, dtype=object)
+    classes = np.full(len(resname), "general", dtype=object)
+    pro = resname == "PRO"
+    classes[np.isin(resname, ["ILE", "VAL"])] = "ile-val"
+    classes[next_resname == "PRO"] = "pre-pro"
+    classes[pro & is_cis(omega)] = "cis-pro"
+    classes[pro & ~is_cis(omega)] = "trans-pro"
+    classes[resname == "GLY"] = "gly"
     return classes
 
 
