@@ -10,4 +10,12 @@ __version__ = "0.1.0"
 from .errors import CryonbError  # noqa: E402
 from .maps import Map  # noqa: E402
 
-__all__ = ["CryonbError", "Map", "__version__"]
+
+
+def refine(model, map, resolution, config=None, **kwargs):
+    """GMM-DNN refinement of ``model`` into ``map`` at ``resolution`` Å (see cryonb.refinement.refine)."""
+    from .refinement.pipeline import refine as _refine
+    return _refine(model, map, resolution, config, **kwargs)
+
+
+__all__ = ["CryonbError", "Map", "__version__", "refine"]

@@ -1,0 +1,66 @@
+"""The map-model score of a refinement: 1 - mean FRC between GMM and map projections.
+
+Holds the cached map projections as tensors, draws orientation batches reproducibly, and
+evaluates the score over the rings between a low cut-off and the current resolution limit
+(which coarse-to-fine schedules raise during a stage).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .gmm import ModelGMM
+from .projection import MapProjections, frc_per_ring, gmm_projections
+
+
+class MapScore:
+    """``score(xyz, batch, resolution)`` -> scalar tensor in [0, 2]; 0 is a perfect match."""
+
+    def __init__(self, projections: MapProjections, gmm: ModelGMM, low_resolution: float = 100.0,
+                 device: str | torch.device = "cpu"):
+        self.proj, self.grid, self.low = projections, projections.grid, low_resolution
+        self.device = torch.device(device)
+        t = dict(device=self.device, dtype=torch.float32)
+        self.rotations = torch.as_tensor(projections.rotations, **t)
+        self.centre = torch.as_tensor(projections.centre, **t)
+        self.target = (torch.as_tensor(projections.coeffs.real, **t),
+                       torch.as_tensor(projections.coeffs.imag, **t))
+        self.ring = torch.as_tensor(self.grid.ring, device=self.device)
+        self.amplitude = gmm.amplitude_tensor(self.device)
+        self.sigma = gmm.sigma
+
+    @property
+    def n_orientations(self) -> int:
+        return len(self.rotations)
+
+    def rings(self, resolution: float) -> torch.Tensor:
+        """Ring indices in the band [resolution, low cut-off] Å."""
+        idx = self.grid.rings_between(self.low, resolution)
+        if len(idx) == 0:
+            raise ValueError(f"no Fourier rings between {self.low} and {resolution} Å")
+        return torch.as_tensor(idx, device=self.device)
+
+    def frc(self, xyz: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """FRC per image and ring, (..., B, n_rings), for orientations ``batch`` (B,) long."""
+        x = xyz.to(self.device, torch.float32)
+        model = gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre,
+                                self.grid)
+        target = (self.target[0][batch], self.target[1][batch])
+        return frc_per_ring(model, target, self.ring, self.grid.n_rings)
+
+    def __call__(self, xyz: torch.Tensor, batch: torch.Tensor, resolution: float) -> torch.Tensor:
+        frc = self.frc(xyz, batch)[..., self.rings(resolution)]
+        return 1.0 - frc.mean()
+
+    def batches(self, size: int, seed: int = 0):
+        """Endless reproducible orientation batches of ``size``, each epoch a fresh permutation."""
+        rng = np.random.default_rng(seed)
+        n = self.n_orientations
+        size = min(size, n)
+        while True:
+            order = rng.permutation(n)
+            for i in range(0, n - size + 1, size):
+                yield torch.as_tensor(order[i:i + size], device=self.device)
+
+    def all_orientations(self) -> torch.Tensor:
+        return torch.arange(self.n_orientations, device=self.device)

@@ -1,0 +1,258 @@
+"""GMM-DNN single-model refinement: ``cryonb.refine(model, map, resolution, config)``.
+
+The steps, each checkpointed in ``out_dir/checkpoints`` when an output folder is given:
+
+1. ``patches_coarse`` and ``patches``: K-means patches moved rigidly by the map score alone, first
+   ``n_patches // 8`` large patches from a coarse FRC limit, then ``n_patches`` (a hierarchy: many
+   small patches cannot find a large domain motion by themselves);
+2. ``residues``: per-residue rigid transforms with bonds, angles and clashes;
+3. ``rotamers`` (high resolution only): every side chain tried in every rotamer peak;
+4. ``atoms``: per-atom offsets and chi angles with every geometry term and prior;
+5. ``polish``: the final step run without the map, as the seed allows: geometry-only L-BFGS
+   tethered to the atoms-stage model (``polish_steps=0`` skips it).
+
+Without a map only ``atoms``-style geometry refinement runs (``polish``). Resuming reruns the first
+unfinished step from the last finished one; inputs are fingerprinted so a checkpoint of other
+inputs is never reused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import gemmi
+import numpy as np
+import torch
+
+from ..atomic import atomic_path
+from ..errors import CryonbError, MapError
+from ..geometry.library import RestraintLibrary
+from ..geometry.loss import GeometryWeights
+from ..geometry.topology import build_topology
+from ..io import model_xyz
+from ..maps import Map, check_overlap
+from .gmm import ModelGMM
+from .map_score import MapScore
+from .projection import MapProjections
+from .stages import StageConfig, StageResult
+
+
+@dataclass
+class RefineConfig:
+    """Settings of a GMM-DNN refinement (lengths in Å). Stage settings default by resolution."""
+
+    stages: tuple[str, ...] = ("patches", "residues", "atoms")
+    n_patches: int = 64
+    coarse_patches: bool = True          # run n_patches // 8 patches first (large motions)
+    patches: StageConfig | None = None
+    residues: StageConfig | None = None
+    atoms: StageConfig | None = None
+    rebuild_rotamers: str | bool = "auto"   # "auto": at resolutions of 3.5 Å and better
+    polish_steps: int = 1000             # geometry-only L-BFGS iterations at the end (0: none)
+    polish_tether: float = 0.5           # Å
+    n_orientations: int = 96             # cached map projections
+    low_resolution: float = 100.0        # Å, the FRC's low cut-off
+    weights: GeometryWeights = field(default_factory=GeometryWeights)
+    device: str = "auto"                 # "auto", "cpu" or "cuda"
+    seed: int = 0
+    threads: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RefineResult:
+    """The refined copy of the model and the record of how it got there."""
+
+    structure: gemmi.Structure
+    xyz: np.ndarray                      # (N, 3) Å, heavy atoms in topology order
+    start_xyz: np.ndarray
+    steps: list[StageResult]             # one per step, in order; each holds its model (xyz)
+    before: dict                         # validation summary of the input
+    after: dict                          # validation summary of the result
+    seconds: float
+    notes: list[str]
+
+    def stage_model(self, name: str) -> gemmi.Structure:
+        """The model as it left step ``name`` (a copy of the input with those coordinates)."""
+        step = next(s for s in self.steps if s.name == name)
+        out = self.structure.clone()
+        _topology_of(out).set_xyz(out, step.xyz)
+        return out
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CryonbError(None, "device 'cuda' requested but torch sees no CUDA device")
+    return torch.device(device)
+
+
+def check_inputs(st: gemmi.Structure, m: Map | None, resolution: float | None, name: str) -> None:
+    """Fail fast on a map that cannot support the refinement."""
+    if m is None:
+        return
+    if resolution is None or not np.isfinite(resolution) or resolution <= 0:
+        raise MapError(m.path, f"a positive resolution in Å is needed with a map (got {resolution})")
+    nyquist = 2 * float(m.voxel_size.max())
+    if resolution < nyquist - 1e-6:
+        raise MapError(m.path, f"resolution {resolution} Å is finer than the map's Nyquist limit "
+                               f"{nyquist:.2f} Å (2 voxels of {m.voxel_size.max():.3f} Å): check the "
+                               "resolution or the voxel size")
+    check_overlap(model_xyz(st), m, name)
+
+
+def plan_steps(config: RefineConfig, has_map: bool, resolution: float | None) -> list[str]:
+    """The ordered step names this configuration runs."""
+    if not has_map:
+        return ["polish"]
+    steps = []
+    for name in config.stages:
+        if name == "patches" and config.coarse_patches and config.n_patches >= 16:
+            steps.append("patches_coarse")
+        if name == "atoms" and _rebuild(config, resolution):
+            steps.append("rotamers")
+        steps.append(name)
+    if config.polish_steps:
+        steps.append("polish")
+    return steps
+
+
+def _rebuild(config: RefineConfig, resolution: float | None) -> bool:
+    if config.rebuild_rotamers == "auto":
+        return resolution is not None and resolution <= 3.5
+    return bool(config.rebuild_rotamers)
+
+
+def fingerprint(xyz: np.ndarray, m: Map | None, resolution: float | None, config: RefineConfig) -> str:
+    """A hash of the inputs and settings, stored with checkpoints so a resume never mixes runs."""
+    h = hashlib.sha256(np.ascontiguousarray(np.round(xyz, 3)).tobytes())
+    if m is not None:
+        h.update(m.data.tobytes())
+        h.update(np.concatenate([m.voxel_size, m.origin]).tobytes())
+    h.update(json.dumps([resolution, config.as_dict()], sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+class Checkpoints:
+    """``checkpoints/<k>_<step>.npz`` files: coordinates, history, weight, seconds, notes."""
+
+    def __init__(self, folder: Path | None, key: str):
+        self.folder, self.key = folder, key
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, k: int, name: str) -> Path:
+        return self.folder / f"{k}_{name}.npz"
+
+    def load(self, k: int, name: str) -> StageResult | None:
+        if self.folder is None or not self.path(k, name).exists():
+            return None
+        with np.load(self.path(k, name)) as f:
+            if str(f["key"]) != self.key:
+                raise CryonbError(self.folder, "checkpoints belong to other inputs or settings; "
+                                  "use a fresh output folder or drop --resume")
+            meta = json.loads(str(f["meta"]))
+            return StageResult(name, f["xyz"], meta["history"], meta["weight"], meta["seconds"], meta["notes"])
+
+    def save(self, k: int, step: StageResult) -> None:
+        if self.folder is None:
+            return
+        meta = json.dumps({"history": step.history, "weight": step.geometry_weight,
+                           "seconds": step.seconds, "notes": step.notes})
+        with atomic_path(self.path(k, step.name)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, xyz=step.xyz, key=self.key, meta=meta)
+
+
+def _topology_of(st: gemmi.Structure, library: RestraintLibrary | None = None):
+    return build_topology(st, library or RestraintLibrary(), warn=False, cis_threshold=90.0)
+
+
+def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
+           config: RefineConfig | None = None, out_dir: str | Path | None = None,
+           resume: bool = False, progress: bool = False, validate: bool = True) -> RefineResult:
+    """Refine model 1 of ``model`` into map ``m`` at ``resolution`` Å; returns a refined copy.
+
+    ``m=None`` runs geometry-only refinement. With ``out_dir``, each finished step is
+    checkpointed there; ``resume=True`` continues from the last finished step. The input
+    structure and map are never modified.
+    """
+    from .steps import run_step
+
+    config = config or RefineConfig()
+    t0 = time.perf_counter()
+    previous_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        name = model.name or "model"
+        check_inputs(model, m, resolution, name)
+        library = RestraintLibrary()
+        topo = _topology_of(model, library)
+        x0 = topo.xyz(model)
+        device = resolve_device(config.device)
+        key = fingerprint(x0, m, resolution, config)
+        folder = Path(out_dir) / "checkpoints" if out_dir is not None else None
+        if folder is not None and not resume and folder.exists() and any(folder.glob("*.npz")):
+            raise CryonbError(folder, "holds checkpoints of an earlier run: pass --resume to continue "
+                              "it, or choose a new output folder")
+        ckpt = Checkpoints(folder, key)
+        ctx = _context(model, topo, library, x0, m, resolution, config, device)
+        steps, x = [], x0
+        for k, step_name in enumerate(plan_steps(config, m is not None, resolution)):
+            done = ckpt.load(k, step_name) if resume else None
+            if done is None:
+                done = run_step(step_name, ctx, x, progress)
+                ckpt.save(k, done)
+            steps.append(done)
+            x = done.xyz
+        out = model.clone()
+        topo.set_xyz(out, x)
+        before = after = {}
+        if validate:
+            before, after = _validation(model, m, resolution), _validation(out, m, resolution)
+        notes = list(topo.notes) + [n for s in steps for n in s.notes]
+        return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+@dataclass
+class RefineContext:
+    """Everything a step needs besides the coordinates it starts from."""
+
+    topo: object
+    library: RestraintLibrary
+    map: Map | None
+    resolution: float | None
+    config: RefineConfig
+    device: torch.device
+    map_score: MapScore | None
+    priors: object
+    structure: gemmi.Structure          # the input (copied before any coordinates are written)
+
+
+def _context(st, topo, library, x0, m, resolution, config, device) -> RefineContext:
+    from ..priors import load_priors
+
+    score = None
+    if m is not None:
+        proj = MapProjections.compute(m, resolution, config.n_orientations, config.seed)
+        score = MapScore(proj, ModelGMM.from_topology(topo, x0, resolution), config.low_resolution, device)
+    return RefineContext(topo, library, m, resolution, config, device, score, load_priors(), st)
+
+
+def _validation(st: gemmi.Structure, m: Map | None, resolution: float | None) -> dict:
+    """The ``cryonb validate`` summary, plus the model-map FSC averaged to the resolution."""
+    from ..validation.report import validate_model
+
+    report = validate_model(st, m, resolution)
+    out = dict(report.summary)
+    if report.fsc is not None and resolution:
+        out["fsc_average"] = float(report.fsc.average(resolution))
+    return out
