@@ -10,6 +10,8 @@ SMALL = {
     "00_quickstart": {"resolution": 6.0, "voxel_size": 2.0, "snr": 1.0},
     "01_prior_fitting": {"rama_iterations": 15, "rotamer_iterations": 15, "rama_components": 48,
                          "rotamer_components": 8},
+    "05_single_refinement": {"resolution": 8.0, "iterations": 10, "polish_steps": 50, "n_orientations": 16,
+                             "threads": 1},
 }
 
 
