@@ -156,9 +156,7 @@ def protease():
     return topo, topo.xyz(st)
 
 
-@pytest.mark.parametrize("n", [3, pytest.param(4, marks=pytest.mark.xfail(strict=True, reason=(
-    "patches.kmeans_patches rounds each chain's share independently with at least one per chain, "
-    "so 4E43 gets 2 + 2 + 1 = 5 patches for 4"))), 7, 64])
+@pytest.mark.parametrize("n", [3, 4, 7, 64])
 def test_kmeans_patches_keep_residues_and_chains_whole(protease, n):
     topo, xyz = protease
     labels = kmeans_patches(topo, xyz, n, seed=0)

@@ -63,8 +63,16 @@ def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = N
                     progress: bool = False) -> GeometryRefineResult:
     """Regularise model 1 of ``st``; returns a refined copy (the input is not modified)."""
     config = config or GeometryRefineConfig()
+    previous = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
+    try:
+        return _refine_geometry(st, config, library, priors, progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _refine_geometry(st, config, library, priors, progress) -> GeometryRefineResult:
     library = library or RestraintLibrary()
     t0 = time.perf_counter()
     topo = build_topology(st, library, warn=False, cis_threshold=config.cis_threshold)
@@ -80,7 +88,10 @@ def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = N
         total = loss_fn.weighted({k: v for k, v in values.items() if k != "tether"}) + values["tether"]
         return total, values
 
-    rounds = range(max(1, config.steps // config.refresh_every))
+    from .stages import round_lengths
+
+    lengths = round_lengths(config.steps, config.refresh_every)
+    rounds = range(len(lengths))
     if progress:
         from tqdm.auto import tqdm
         rounds = tqdm(rounds, desc="geometry", unit="round")
@@ -91,7 +102,7 @@ def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = N
         for name, value in full.items():
             setattr(loss_fn.weights, name, value * ramp)
         loss_fn.refresh(x)
-        lbfgs_round(x, lambda: objective()[0], config.refresh_every)
+        lbfgs_round(x, lambda: objective()[0], lengths[i])
         with torch.no_grad():
             total, values = objective()
         for k, v in {**values, "total": total}.items():

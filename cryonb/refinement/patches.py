@@ -26,7 +26,7 @@ def kmeans_patches(topo, xyz: np.ndarray, n_patches: int = 64, seed: int = 0) ->
     centres = residue_centres(topo, xyz)
     chains = np.array([r.chain for r in topo.residues])
     names, counts = np.unique(chains, return_counts=True)
-    share = np.maximum(1, np.round(n_patches * counts / counts.sum()).astype(int))
+    share = _shares(n_patches, counts)
     labels = np.zeros(len(topo.residues), dtype=np.int64)
     next_label = 0
     for name, k in zip(names, share):
@@ -43,6 +43,18 @@ def kmeans_patches(topo, xyz: np.ndarray, n_patches: int = 64, seed: int = 0) ->
         labels[members] = lab + next_label
         next_label += int(lab.max()) + 1
     return labels
+
+
+def _shares(n_patches: int, counts: np.ndarray) -> np.ndarray:
+    """Patches per chain: proportional to residue count, at least one, summing to n_patches
+    (or to the number of chains when that is larger), by largest remainders."""
+    exact = n_patches * counts / counts.sum()
+    share = np.maximum(1, np.floor(exact).astype(int))
+    left = n_patches - share.sum()
+    if left > 0:
+        order = np.argsort(-(exact - np.floor(exact)), kind="stable")
+        share[order[:left]] += 1
+    return share
 
 
 def atom_groups(topo, residue_group: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ class RefineConfig:
     stages: tuple[str, ...] = ("patches", "residues", "atoms")
     n_patches: int = 64
     coarse_patches: bool = True          # run n_patches // 8 patches first (large motions)
+    patches_coarse: StageConfig | None = None
     patches: StageConfig | None = None
     residues: StageConfig | None = None
     atoms: StageConfig | None = None
@@ -54,6 +55,7 @@ class RefineConfig:
     polish_steps: int = 1000             # geometry-only L-BFGS iterations at the end (0: none)
     polish_tether: float = 0.5           # Å
     n_orientations: int = 96             # cached map projections
+    fourier_period: float = 1.0          # frequency spacing 1 / (period x box edge); see MapProjections
     low_resolution: float = 100.0        # Å, the FRC's low cut-off
     weights: GeometryWeights = field(default_factory=GeometryWeights)
     device: str = "auto"                 # "auto", "cpu" or "cuda"
@@ -110,6 +112,8 @@ def check_inputs(st: gemmi.Structure, m: Map | None, resolution: float | None, n
 def plan_steps(config: RefineConfig, has_map: bool, resolution: float | None) -> list[str]:
     """The ordered step names this configuration runs."""
     if not has_map:
+        if not config.polish_steps:
+            raise ValueError("without a map only the geometry polish runs, and polish_steps is 0")
         return ["polish"]
     steps = []
     for name in config.stages:
@@ -135,7 +139,8 @@ def fingerprint(xyz: np.ndarray, m: Map | None, resolution: float | None, config
     if m is not None:
         h.update(m.data.tobytes())
         h.update(np.concatenate([m.voxel_size, m.origin]).tobytes())
-    h.update(json.dumps([resolution, config.as_dict()], sort_keys=True, default=str).encode())
+    settings = {k: v for k, v in config.as_dict().items() if k not in ("threads", "device")}
+    h.update(json.dumps([resolution, settings], sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 
@@ -242,7 +247,8 @@ def _context(st, topo, library, x0, m, resolution, config, device) -> RefineCont
 
     score = None
     if m is not None:
-        proj = MapProjections.compute(m, resolution, config.n_orientations, config.seed)
+        proj = MapProjections.compute(m, resolution, config.n_orientations, config.seed,
+                                      period=config.fourier_period)
         score = MapScore(proj, ModelGMM.from_topology(topo, x0, resolution), config.low_resolution, device)
     return RefineContext(topo, library, m, resolution, config, device, score, load_priors(), st)
 

@@ -192,7 +192,8 @@ def train_stage(kind: str, topo, xyz: np.ndarray, map_score, cfg: StageConfig, r
             values["geometry"] = geo.weighted({k: v for k, v in values.items() if k != "map"})
         return values.get("map", 0.0) + weight * values.get("geometry", 0.0), values
 
-    rounds = range(max(1, cfg.iterations // cfg.round_length))
+    lengths = round_lengths(cfg.iterations, cfg.round_length)
+    rounds = range(len(lengths))
     if progress:
         from tqdm.auto import tqdm
         rounds = tqdm(rounds, desc=f"stage {kind}", unit="round", leave=False)
@@ -201,7 +202,7 @@ def train_stage(kind: str, topo, xyz: np.ndarray, map_score, cfg: StageConfig, r
         res = resolution_at(r * cfg.round_length, cfg, resolution)
         if geo is not None:
             geo.refresh(morph(dec(dec.constant_input()))[0].detach().cpu())
-        _optimise(dec, lambda b=batch, r=res: objective(b, r)[0], cfg)
+        _optimise(dec, lambda b=batch, lim=res: objective(b, lim)[0], replace(cfg, round_length=lengths[r]))
         with torch.no_grad():
             _, values = objective(batch, res)
         for k, v in values.items():
@@ -211,6 +212,12 @@ def train_stage(kind: str, topo, xyz: np.ndarray, map_score, cfg: StageConfig, r
         final = morph(dec(dec.constant_input()))[0].cpu().numpy()
     notes = [f"{kind}: geometry weight {weight:.3g} ({why})"]
     return StageResult(kind, final, history, float(weight), time.perf_counter() - t0, notes)
+
+
+def round_lengths(iterations: int, round_length: int) -> list[int]:
+    """Split ``iterations`` into rounds of ``round_length`` (the last may be shorter)."""
+    full, rest = divmod(max(0, iterations), max(1, round_length))
+    return [round_length] * full + ([rest] if rest else [])
 
 
 def _optimise(dec: Decoder, loss, cfg: StageConfig) -> None:

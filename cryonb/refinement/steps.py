@@ -24,7 +24,7 @@ def _decoder_step(name: str, ctx, xyz: np.ndarray, progress: bool) -> StageResul
 
     cfg = ctx.config
     kind = "patches" if name.startswith("patches") else name
-    stage_cfg = (getattr(cfg, kind) if name != "patches_coarse" else None) or default_stages(ctx.resolution)[name]
+    stage_cfg = getattr(cfg, name) or default_stages(ctx.resolution)[name]
     n_patches = cfg.n_patches // 8 if name == "patches_coarse" else cfg.n_patches
     chi = ChiTree(ctx.topo) if kind == "atoms" else None
     result = train_stage(kind, ctx.topo, xyz, ctx.map_score, stage_cfg, ctx.resolution, ctx.library,
