@@ -60,19 +60,23 @@ class GeometryRefineResult:
 
 def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = None,
                     library: RestraintLibrary | None = None, priors=None,
-                    progress: bool = False) -> GeometryRefineResult:
-    """Regularise model 1 of ``st``; returns a refined copy (the input is not modified)."""
+                    progress: bool = False, extra=None) -> GeometryRefineResult:
+    """Regularise model 1 of ``st``; returns a refined copy (the input is not modified).
+
+    ``extra(x, round) -> {name: loss}``: further terms added to the objective, e.g. the map score
+    (``x`` (n, 3) float64 heavy atoms in topology order; ``round`` lets them vary per round).
+    """
     config = config or GeometryRefineConfig()
     previous = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _refine_geometry(st, config, library, priors, progress)
+        return _refine_geometry(st, config, library, priors, progress, extra)
     finally:
         torch.set_num_threads(previous)
 
 
-def _refine_geometry(st, config, library, priors, progress) -> GeometryRefineResult:
+def _refine_geometry(st, config, library, priors, progress, extra) -> GeometryRefineResult:
     library = library or RestraintLibrary()
     t0 = time.perf_counter()
     topo = build_topology(st, library, warn=False, cis_threshold=config.cis_threshold)
@@ -82,11 +86,15 @@ def _refine_geometry(st, config, library, priors, progress) -> GeometryRefineRes
     x = start.clone().requires_grad_(True)
     history: dict[str, list[float]] = {}
 
+    current = [0]
+
     def objective():
         values = loss_fn.terms(x)
+        total = loss_fn.weighted(values)
         values["tether"] = 0.5 * (((x - start) ** 2).sum(-1).mean() / config.tether_sigma ** 2)
-        total = loss_fn.weighted({k: v for k, v in values.items() if k != "tether"}) + values["tether"]
-        return total, values
+        added = extra(x, current[0]) if extra is not None else {}
+        values.update(added)
+        return total + values["tether"] + sum(added.values()), values
 
     from .stages import round_lengths
 
@@ -102,6 +110,7 @@ def _refine_geometry(st, config, library, priors, progress) -> GeometryRefineRes
         for name, value in full.items():
             setattr(loss_fn.weights, name, value * ramp)
         loss_fn.refresh(x)
+        current[0] = i
         lbfgs_round(x, lambda: objective()[0], lengths[i])
         with torch.no_grad():
             total, values = objective()

@@ -54,6 +54,8 @@ class RefineConfig:
     rebuild_rotamers: str | bool = "auto"   # "auto": at resolutions of 3.5 Å and better
     polish_steps: int = 1000             # geometry-only L-BFGS iterations at the end (0: none)
     polish_tether: float = 0.5           # Å
+    polish_map_weight: float = 1.0       # map weight in the polish, relative to gradient-norm balance
+    polish_batch: int = 16               # projections per polish round
     n_orientations: int = 96             # cached map projections
     fourier_period: float = 1.0          # frequency spacing 1 / (period x box edge); see MapProjections
     low_resolution: float = 100.0        # Å, the FRC's low cut-off
