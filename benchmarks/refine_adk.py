@@ -126,6 +126,7 @@ def scaling(threads: int) -> list[dict]:
     from cryonb import data
     from cryonb.data.corpus import load_corpus_structure
     from cryonb.density.simulate import SimulationConfig, simulate_map
+    from cryonb.geometry.library import RestraintLibrary
     from cryonb.geometry.loss import GeometryLoss
     from cryonb.geometry.topology import build_topology
     from cryonb.refinement.gmm import ModelGMM
@@ -142,7 +143,7 @@ def scaling(threads: int) -> list[dict]:
         proj = MapProjections.compute(m, 5.0, 32)
         t_proj = time.perf_counter() - t
         score = MapScore(proj, ModelGMM.from_topology(topo, x0, 5.0))
-        geo = GeometryLoss(topo, None, x0, refresh_every=0)
+        geo = GeometryLoss(topo, RestraintLibrary(), x0, refresh_every=0)
         x = torch.as_tensor(x0).requires_grad_(True)
         batch = score.all_orientations()
         timings = {"map": _per_call(lambda s=score, xx=x, b=batch: s(xx, b, 5.0)), "geometry": _per_call(lambda g=geo, xx=x: g(xx))}
@@ -186,7 +187,7 @@ def print_table(record: dict) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--cases", default="motion,polish")
+    p.add_argument("--cases", default="motion,polish", help="comma-separated; empty for scaling only")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--no-scaling", action="store_true")
@@ -199,7 +200,7 @@ def main(argv=None) -> int:
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     results = {"cases": {}}
-    for name in args.cases.split(","):
+    for name in [c for c in args.cases.split(",") if c]:
         record = run_case(name, out / name, args.threads)
         if not args.no_peer:
             record["servalcat"] = run_peer(record, out / name)
