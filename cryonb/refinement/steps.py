@@ -48,8 +48,9 @@ def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
     """L-BFGS on the coordinates: every geometry term, tethered to ``xyz``, plus the map score.
 
     The map weight is ``polish_map_weight`` times the ratio of the geometry and map gradient norms
-    at the start; each round of L-BFGS sees a fresh batch of projections. Without a map this is
-    the seed's final step run alone (geometry only).
+    at ``xyz``; the map joins after the first round (geometry only, so a one-round polish of a
+    distorted model only regularises it), each round seeing a fresh batch of projections. Without
+    a map this is the seed's final step run alone.
     """
     from .geometry_only import GeometryRefineConfig, refine_geometry
 
@@ -57,34 +58,38 @@ def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
     ctx.topo.set_xyz(st, xyz)
     cfg = GeometryRefineConfig(steps=ctx.config.polish_steps, tether_sigma=ctx.config.polish_tether,
                                weights=ctx.config.weights)
-    extra, weight = None, 0.0
-    if ctx.map_score is not None:
-        extra, weight = _map_term(ctx, xyz)
+    extra, state = (None, {}) if ctx.map_score is None else _map_term(ctx, xyz)
     r = refine_geometry(st, cfg, ctx.library, ctx.priors, progress, extra)
-    note = (f"polish: {cfg.steps} L-BFGS iterations on coordinates, map weight {weight:.3g}, "
-            f"rms shift {r.rms_shift:.3f} Å")
+    weight = state.get("weight", 0.0)
+    note = (f"polish: {cfg.steps} L-BFGS iterations on coordinates, map weight {weight:.3g} from round "
+            f"{state.get('start', '-')}, rms shift {r.rms_shift:.3f} Å")
     return StageResult("polish", ctx.topo.xyz(r.structure), r.history, weight, r.seconds, [note])
 
 
 def _map_term(ctx, xyz: np.ndarray):
-    """(extra(x, round) -> {"map": weighted score}, weight) for the polish step."""
+    """(extra(x, round) -> {"map": weighted score}, state) for the polish step."""
     import torch
 
     from ..geometry.loss import GeometryLoss
-
     score, res, cfg = ctx.map_score, ctx.resolution, ctx.config
     batches = score.batches(cfg.polish_batch, cfg.seed + 7)
-    fixed = {}
-    x = torch.as_tensor(np.asarray(xyz, dtype=np.float64)).requires_grad_(True)
-    geo = GeometryLoss(ctx.topo, ctx.library, xyz, cfg.weights, ctx.priors, refresh_every=0)
-    g_geo = torch.autograd.grad(geo(x), x)[0].norm()
-    g_map = torch.autograd.grad(score(x, next(score.batches(cfg.polish_batch, cfg.seed + 7)), res), x)[0].norm()
-    weight = float(cfg.polish_map_weight * g_geo / (g_map + 1e-30))
+    state = {"start": 1, "batch": {}}
+
+    def balance(x):
+        x = x.detach().clone().requires_grad_(True)
+        geo = GeometryLoss(ctx.topo, ctx.library, x.detach().numpy(), cfg.weights, ctx.priors, refresh_every=0)
+        g_geo = torch.autograd.grad(geo(x), x)[0].norm()
+        g_map = torch.autograd.grad(score(x, state["batch"][1], res), x)[0].norm()
+        return float(cfg.polish_map_weight * g_geo / (g_map + 1e-30))
+
+    state["batch"] = {0: -1, 1: next(batches)}
+    state["weight"] = balance(torch.as_tensor(np.asarray(xyz, dtype=np.float64)))
 
     def extra(x, round_index):
-        if round_index not in fixed:
-            fixed.clear()
-            fixed[round_index] = next(batches)
-        return {"map": weight * score(x, fixed[round_index], res).to(x.dtype)}
+        if round_index < state["start"]:
+            return {}
+        if state["batch"].get(0) != round_index:
+            state["batch"] = {0: round_index, 1: next(batches)}
+        return {"map": state["weight"] * score(x, state["batch"][1], res).to(x.dtype)}
 
-    return extra, weight
+    return extra, state
