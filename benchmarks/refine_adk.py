@@ -27,9 +27,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import peer_servalcat as peer  # noqa: E402  (the servalcat runner beside this script)
+
 KEYS = ["ca_rmsd", "rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore",
         "bond_rmsz", "angle_rmsz", "molprobity_score", "fsc_average", "seconds", "peak_memory_gb"]
 BARS = {"motion": {"ca_rmsd": 1.0, "rama_outliers_pct": 0.0, "rama_favored_pct": 98.0,
@@ -56,13 +58,8 @@ def write_inputs(case, folder: Path) -> tuple[Path, Path, Path]:
 
 
 def ca_rmsd(st, reference) -> float:
-    """C-alpha RMSD (Å) by chain and residue number, no superposition."""
-    def cas(s):
-        return {(ch.name, r.seqid.num): np.array(r["CA"][0].pos.tolist())
-                for ch in s[0] for r in ch if r.find_atom("CA", "*")}
-    a, b = cas(st), cas(reference)
-    keys = sorted(set(a) & set(b))
-    return float(np.sqrt(np.mean([((a[k] - b[k]) ** 2).sum() for k in keys])))
+    """C-alpha RMSD (Å) by chain and residue number, no superposition (the peer runner's rule)."""
+    return peer.ca_rmsd(st, reference)[0]
 
 
 def run_child(name: str, out: Path, threads: int) -> dict:
@@ -83,17 +80,14 @@ def run_child(name: str, out: Path, threads: int) -> dict:
     from cryonb.io import write_model
     write_model(result.structure, out / "cryonb" / "refined.cif")
     clean = _validation(ref, m, case.resolution)
-    steps = [{"name": s.name, "seconds": round(s.seconds, 1), "ca_rmsd": round(_step_rmsd(result, s, ref), 3),
+    steps = [{"name": s.name, "seconds": round(s.seconds, 1),
+              "ca_rmsd": round(ca_rmsd(result.stage_model(s.name), ref), 3),
               "notes": s.notes} for s in result.steps]
     return {"case": name, "resolution": case.resolution, "start": _pick(result.before, ca_rmsd(model, ref)),
             "cryonb": {**_pick(result.after, ca_rmsd(result.structure, ref)), "seconds": round(seconds, 1),
                        "peak_memory_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)},
             "clean_model_fsc_average": clean.get("fsc_average"), "steps": steps,
             "inputs": [str(model_path), str(map_path), str(ref_path)]}
-
-
-def _step_rmsd(result, step, ref) -> float:
-    return ca_rmsd(result.stage_model(step.name), ref)
 
 
 def _pick(summary: dict, rmsd: float) -> dict:
@@ -108,8 +102,6 @@ def run_case(name: str, out: Path, threads: int) -> dict:
 
 
 def run_peer(record: dict, out: Path) -> dict | None:
-    sys.path.insert(0, str(HERE))
-    import peer_servalcat as peer
     if peer.find_servalcat() is None:
         return None
     model, m, ref = record["inputs"]

@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import CryonbError
+from . import fmt_value
 
 TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
               "angle_rmsz", "molprobity_score", "fsc_average"]
@@ -198,13 +199,9 @@ def format_table(before: dict, after: dict) -> str:
     lines = [f"{'metric':<22} {'input':>10} {'output':>10}"]
     for key in TABLE_KEYS:
         if key in before or key in after:
-            lines.append(f"{key:<22} {_fmt(before.get(key)):>10} {_fmt(after.get(key)):>10}")
+            lines.append(f"{key:<22} {fmt_value(before.get(key)):>10} {fmt_value(after.get(key)):>10}")
     return "\n".join(lines)
 
 
 def _absolute(key: str, value):
     return os.path.abspath(value) if key in ("model", "map") and value else value
-
-
-def _fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)

@@ -17,6 +17,7 @@ from ..errors import CryonbError
 from ..geometry.library import RestraintLibrary
 from ..io import read_model, write_model
 from ..runs import write_json
+from . import fmt_value
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -48,12 +49,8 @@ def main(args: argparse.Namespace) -> int:
         before = validate_model(st, library=library).summary
         after = validate_model(result.structure, library=library).summary
         for key in HEADLINE:
-            print(f"  {key:<22} {_fmt(before.get(key)):>10} -> {_fmt(after.get(key)):>10}")
+            print(f"  {key:<22} {fmt_value(before.get(key)):>10} -> {fmt_value(after.get(key)):>10}")
         write_json({"model": args.model, "out": args.out, "config": config.as_dict(),
                     "seconds": result.seconds, "input": before, "output": after,
                     "notes": result.notes}, args.json)
     return 0
-
-
-def _fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)

@@ -96,8 +96,6 @@ def _refine_geometry(st, config, library, priors, progress, extra) -> GeometryRe
         values.update(added)
         return total + values["tether"] + sum(added.values()), values
 
-    from .stages import round_lengths
-
     lengths = round_lengths(config.steps, config.refresh_every)
     rounds = range(len(lengths))
     if progress:
@@ -122,10 +120,17 @@ def _refine_geometry(st, config, library, priors, progress, extra) -> GeometryRe
     return GeometryRefineResult(out, xyz, x0, history, time.perf_counter() - t0, list(topo.notes))
 
 
-def lbfgs_round(x: torch.Tensor, loss, iterations: int) -> None:
-    """Up to ``iterations`` L-BFGS iterations (strong-Wolfe line search) on leaf tensor ``x``."""
-    opt = torch.optim.LBFGS([x], max_iter=iterations, history_size=20, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-9, tolerance_change=1e-12)
+def round_lengths(iterations: int, round_length: int) -> list[int]:
+    """Split ``iterations`` into rounds of ``round_length`` (the last may be shorter)."""
+    full, rest = divmod(max(0, iterations), max(1, round_length))
+    return [round_length] * full + ([rest] if rest else [])
+
+
+def lbfgs_round(params, loss, iterations: int, tolerance_grad: float = 1e-9) -> None:
+    """Up to ``iterations`` L-BFGS iterations (strong-Wolfe line search) on leaf tensor(s) ``params``."""
+    params = [params] if isinstance(params, torch.Tensor) else list(params)
+    opt = torch.optim.LBFGS(params, max_iter=iterations, history_size=20, line_search_fn="strong_wolfe",
+                            tolerance_grad=tolerance_grad, tolerance_change=1e-12)
 
     def closure():
         opt.zero_grad()

@@ -80,12 +80,14 @@ class RefineResult:
     after: dict                          # validation summary of the result
     seconds: float
     notes: list[str]
+    topology: object = None              # the restraint topology the coordinates are ordered by
 
     def stage_model(self, name: str) -> gemmi.Structure:
         """The model as it left step ``name`` (a copy of the input with those coordinates)."""
         step = next(s for s in self.steps if s.name == name)
         out = self.structure.clone()
-        _topology_of(out).set_xyz(out, step.xyz)
+        topo = self.topology if self.topology is not None else _topology_of(out)
+        topo.set_xyz(out, step.xyz)
         return out
 
 
@@ -224,7 +226,7 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
         if validate:
             before, after = _validation(model, m, resolution), _validation(out, m, resolution)
         notes = list(topo.notes) + [n for s in steps for n in s.notes]
-        return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes)
+        return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo)
     finally:
         torch.set_num_threads(previous_threads)
 

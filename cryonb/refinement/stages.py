@@ -19,6 +19,7 @@ import torch
 
 from ..geometry.loss import GeometryLoss, GeometryWeights
 from .decoders import Decoder
+from .geometry_only import lbfgs_round, round_lengths
 from .patches import atom_groups, kmeans_patches
 from .rigid import move_groups
 
@@ -214,12 +215,6 @@ def train_stage(kind: str, topo, xyz: np.ndarray, map_score, cfg: StageConfig, r
     return StageResult(kind, final, history, float(weight), time.perf_counter() - t0, notes)
 
 
-def round_lengths(iterations: int, round_length: int) -> list[int]:
-    """Split ``iterations`` into rounds of ``round_length`` (the last may be shorter)."""
-    full, rest = divmod(max(0, iterations), max(1, round_length))
-    return [round_length] * full + ([rest] if rest else [])
-
-
 def _optimise(dec: Decoder, loss, cfg: StageConfig) -> None:
     """One round: ``cfg.round_length`` L-BFGS iterations (or Adam steps) on the decoder."""
     params = list(dec.parameters())
@@ -230,13 +225,4 @@ def _optimise(dec: Decoder, loss, cfg: StageConfig) -> None:
             loss().backward()
             opt.step()
         return
-    opt = torch.optim.LBFGS(params, max_iter=cfg.round_length, history_size=20,
-                            line_search_fn="strong_wolfe", tolerance_grad=1e-10, tolerance_change=1e-12)
-
-    def closure():
-        opt.zero_grad()
-        value = loss()
-        value.backward()
-        return value
-
-    opt.step(closure)
+    lbfgs_round(params, loss, cfg.round_length, tolerance_grad=1e-10)

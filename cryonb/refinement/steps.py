@@ -7,6 +7,8 @@ import numpy as np
 
 from .stages import StageResult, default_stages, train_stage
 
+MAP_FROM_ROUND = 1   # the polish's first round is geometry only
+
 
 def run_step(name: str, ctx, xyz: np.ndarray, progress: bool = False) -> StageResult:
     """Run step ``name`` from coordinates ``xyz`` (N, 3) Å with a RefineContext ``ctx``."""
@@ -58,38 +60,33 @@ def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
     ctx.topo.set_xyz(st, xyz)
     cfg = GeometryRefineConfig(steps=ctx.config.polish_steps, tether_sigma=ctx.config.polish_tether,
                                weights=ctx.config.weights)
-    extra, state = (None, {}) if ctx.map_score is None else _map_term(ctx, xyz)
+    extra, weight = (None, 0.0) if ctx.map_score is None else _map_term(ctx, xyz)
     r = refine_geometry(st, cfg, ctx.library, ctx.priors, progress, extra)
-    weight = state.get("weight", 0.0)
     note = (f"polish: {cfg.steps} L-BFGS iterations on coordinates, map weight {weight:.3g} from round "
-            f"{state.get('start', '-')}, rms shift {r.rms_shift:.3f} Å")
+            f"{MAP_FROM_ROUND if extra else '-'}, rms shift {r.rms_shift:.3f} Å")
     return StageResult("polish", ctx.topo.xyz(r.structure), r.history, weight, r.seconds, [note])
 
 
 def _map_term(ctx, xyz: np.ndarray):
-    """(extra(x, round) -> {"map": weighted score}, state) for the polish step."""
+    """(extra(x, round) -> {"map": weighted score}, map weight) for the polish step."""
     import torch
 
     from ..geometry.loss import GeometryLoss
+
     score, res, cfg = ctx.map_score, ctx.resolution, ctx.config
     batches = score.batches(cfg.polish_batch, cfg.seed + 7)
-    state = {"start": 1, "batch": {}}
-
-    def balance(x):
-        x = x.detach().clone().requires_grad_(True)
-        geo = GeometryLoss(ctx.topo, ctx.library, x.detach().numpy(), cfg.weights, ctx.priors, refresh_every=0)
-        g_geo = torch.autograd.grad(geo(x), x)[0].norm()
-        g_map = torch.autograd.grad(score(x, state["batch"][1], res), x)[0].norm()
-        return float(cfg.polish_map_weight * g_geo / (g_map + 1e-30))
-
-    state["batch"] = {0: -1, 1: next(batches)}
-    state["weight"] = balance(torch.as_tensor(np.asarray(xyz, dtype=np.float64)))
+    x = torch.as_tensor(np.asarray(xyz, dtype=np.float64)).requires_grad_(True)
+    geo = GeometryLoss(ctx.topo, ctx.library, xyz, cfg.weights, ctx.priors, refresh_every=0)
+    g_geo = torch.autograd.grad(geo(x), x)[0].norm()
+    g_map = torch.autograd.grad(score(x, next(batches), res), x)[0].norm()
+    weight = float(cfg.polish_map_weight * g_geo / (g_map + 1e-30))
+    current = {"round": None, "batch": None}
 
     def extra(x, round_index):
-        if round_index < state["start"]:
+        if round_index < MAP_FROM_ROUND:
             return {}
-        if state["batch"].get(0) != round_index:
-            state["batch"] = {0: round_index, 1: next(batches)}
-        return {"map": state["weight"] * score(x, state["batch"][1], res).to(x.dtype)}
+        if current["round"] != round_index:
+            current.update(round=round_index, batch=next(batches))
+        return {"map": weight * score(x, current["batch"], res).to(x.dtype)}
 
-    return extra, state
+    return extra, weight
