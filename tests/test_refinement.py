@@ -25,6 +25,7 @@ from cryonb.io import model_xyz, read_map, set_model_xyz, write_map, write_model
 from cryonb.perturb import jitter
 from cryonb.refinement import RefineConfig, StageConfig, refine, steps
 from cryonb.refinement.gmm import ModelGMM
+from cryonb.refinement.pipeline import plan_steps
 from cryonb.refinement.patches import atom_groups, kmeans_patches
 from cryonb.refinement.projection import (FourierGrid, MapProjections, frc_per_ring, gmm_projections,
                                           random_rotations)
@@ -70,22 +71,27 @@ def ca(st) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- projections
-def test_gmm_projection_matches_numerical_transform_of_projected_gaussians(adk_closed):
+@pytest.mark.parametrize("per_atom", [False, True])
+def test_gmm_projection_matches_numerical_transform_of_projected_gaussians(adk_closed, per_atom):
     xyz, z = model_xyz(adk_closed)[:6], np.array([7.0, 6, 6, 8, 6, 6])
     sigma, rot = 0.675, random_rotations(1, seed=3)
+    if per_atom:         # widths as B-factors 0-60 Å^2 would make them
+        sigma = np.sqrt(sigma ** 2 + np.array([0.0, 10, 20, 30, 45, 60]) / (8 * np.pi ** 2))
     centre = xyz.mean(0) + [0.7, -0.3, 0.4]
     grid = FourierGrid.build(pixel=1.0, size=48, resolution=3.0)
-    real, imag = gmm_projections(torch.as_tensor(xyz), torch.as_tensor(z), sigma, torch.as_tensor(rot),
-                                 torch.as_tensor(centre), grid)
+    real, imag = gmm_projections(torch.as_tensor(xyz), torch.as_tensor(z), torch.as_tensor(sigma),
+                                 torch.as_tensor(rot), torch.as_tensor(centre), grid)
+    sigma = np.broadcast_to(sigma, (6,))
     # brute force: integrate the normalised 3D Gaussians along the view axis on a 0.25 Å grid,
     # then take the 2D transform of that image by direct summation over its pixels
     h = 0.25
     uvw = (xyz - centre) @ rot[0].T
-    axes = [np.arange(lo - 5 * sigma, hi + 5 * sigma, h) for lo, hi in zip(uvw.min(0), uvw.max(0))]
+    axes = [np.arange(lo - 5 * sigma.max(), hi + 5 * sigma.max(), h) for lo, hi in zip(uvw.min(0), uvw.max(0))]
     u, v, w = np.meshgrid(*axes, indexing="ij")
     pts = centre + np.stack([u, v, w], -1) @ rot[0]                  # x = centre + R^T (u, v, w)
-    density = sum(a * np.exp(-((pts - p) ** 2).sum(-1) / (2 * sigma ** 2)) for a, p in zip(z, xyz))
-    image = density.sum(-1) * h / (2 * np.pi * sigma ** 2) ** 1.5    # [u, v]
+    density = sum(a * np.exp(-((pts - p) ** 2).sum(-1) / (2 * s ** 2)) / (2 * np.pi * s ** 2) ** 1.5
+                  for a, p, s in zip(z, xyz, sigma))
+    image = density.sum(-1) * h                                       # [u, v]
     eu = np.exp(-2j * np.pi * grid.kx[:, None] * axes[0])            # (n_k, n_u)
     ev = np.exp(-2j * np.pi * grid.ky[:, None] * axes[1])
     brute = np.einsum("ku,uv,kv->k", eu, image, ev) * h * h
@@ -180,15 +186,35 @@ def test_refine_polishes_noisy_adk_in_its_map():
     # coarse_patches=False: RefineConfig has no setting to shorten the coarse patch step
     config = RefineConfig(threads=1, coarse_patches=False,
                           patches=dataclasses.replace(short, start_resolution=6.0), residues=short,
-                          atoms=dataclasses.replace(short, geometry_scale=1000.0), polish_steps=100,
-                          rebuild_rotamers=False, n_orientations=32)
+                          polish_steps=100, n_orientations=32)
     result = refine(case.model, case.map, case.resolution, config)
     assert np.array_equal(model_xyz(case.model), start_xyz) and np.array_equal(case.map.data, map_data)
-    assert [s.name for s in result.steps] == ["patches", "residues", "atoms", "polish"]
+    assert [s.name for s in result.steps] == ["patches", "residues", "polish"]   # 3 Å: no atoms decoder
+    assert result.after["fsc_average"] > result.before["fsc_average"]
     assert model_xyz(result.structure).shape == start_xyz.shape and np.isfinite(result.xyz).all()
     assert rmsd(ca(result.structure), ca(case.reference)) < rmsd(ca(case.model), ca(case.reference))
     assert result.after["bond_rmsz"] < result.before["bond_rmsz"]
     assert set(TABLE_KEYS) <= set(result.before) and set(TABLE_KEYS) <= set(result.after)
+
+
+def test_default_plan_leaves_the_atoms_decoder_out_at_high_resolution():
+    assert plan_steps(RefineConfig(), True, 5.0) == ["patches_coarse", "patches", "residues", "atoms", "polish"]
+    assert plan_steps(RefineConfig(), True, 3.0) == ["patches_coarse", "patches", "residues", "polish"]
+    asked = RefineConfig(stages=("residues", "atoms"))
+    assert plan_steps(asked, True, 3.0) == ["residues", "rotamers", "atoms", "polish"]
+    assert plan_steps(dataclasses.replace(asked, rebuild_rotamers=False), True, 3.0)[1] == "atoms"
+    assert plan_steps(RefineConfig(), False, None) == ["polish"]
+
+
+def test_gmm_widths_follow_b_factors(fragment):
+    st = fragment[0]
+    topo = build_topology(st, warn=False)
+    b = np.linspace(10.0, 90.0, topo.n_atoms)
+    gmm = ModelGMM.from_topology(topo, topo.xyz(st), 4.0, b)
+    assert gmm.sigma[0] == pytest.approx(0.9) and np.all(np.diff(gmm.sigma) > 0)
+    assert gmm.sigma[-1] == pytest.approx(np.sqrt(0.81 + 80 / (8 * np.pi ** 2)))
+    with pytest.raises(ValueError, match="b_factors"):
+        ModelGMM.from_topology(topo, topo.xyz(st), 4.0, b[:-1])
 
 
 def test_geometry_only_without_map(fragment):
@@ -235,7 +261,10 @@ def test_checkpoints_of_other_inputs_are_never_reused(fragment, tmp_path):
     refine(start, m, 4.0, config, out_dir=tmp_path, validate=False)
     with pytest.raises(CryonbError, match="resume"):
         refine(start, m, 4.0, config, out_dir=tmp_path, validate=False)
-    for other in [dict(model=jitter(start, 0.1, seed=5)), dict(resolution=5.0),
+    hotter = start.clone()                        # same coordinates, a mobile first residue
+    for atom in hotter[0][0][0]:
+        atom.b_iso += 20.0
+    for other in [dict(model=jitter(start, 0.1, seed=5)), dict(model=hotter), dict(resolution=5.0),
                   dict(config=tiny_config(stages=("residues",), polish_steps=0, seed=1))]:
         args = dict(model=start, m=m, resolution=4.0, config=config) | other
         with pytest.raises(CryonbError, match="other inputs"):

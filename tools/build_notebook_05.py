@@ -24,7 +24,7 @@ GMM-DNN refinement (Chen & Ludtke) moves an atomic model into a cryo-EM map with
 a map from the model on a grid:
 
 * **the model as a Gaussian mixture**: one isotropic Gaussian per heavy atom, weighted by its
-  electrons, with a width of 0.225 × the resolution;
+  electrons, with a width of 0.225 × the resolution widened by the atom's B-factor;
 * **Fourier-space projections**: the mixture is projected along a fixed set of orientations
   (`n_orientations`) directly in Fourier space, and each projection is compared with the same
   projection of the map by the **Fourier ring correlation** (FRC) up to the target resolution;
@@ -35,10 +35,13 @@ a map from the model on a grid:
   a coarse pass with 1/8 as many, larger patches runs first to find domain motions),
   **residues** (one rigid body per residue, plus bonds, angles and clashes) and **atoms**
   (per-atom offsets and side-chain chi angles, every geometry term and the Ramachandran /
-  rotamer priors of notebook 01). At 3.5 Å or better a rotamer rebuild runs before `atoms`;
+  rotamer priors of notebook 01). At 3.5 Å and better the default plan (`stages="auto"`) leaves
+  `atoms` out, because the polish does its work better there; a rotamer rebuild runs before
+  `atoms` when it is asked for at those resolutions;
 * **auto-weight**: each stage measures how much geometry one unit of map score costs over two
   map-only iterations, and weights geometry by that ratio;
-* **polish**: geometry-only L-BFGS tethered to the atoms-stage model (`polish_steps`).
+* **polish**: L-BFGS on the coordinates with every geometry term (held tighter than in the
+  stages), a 0.5 Å tether and the map score (`polish_steps`).
 
 By default this notebook refines the bundled example: adenylate kinase in its **open** state
 (PDB 4AKE) placed on the closed state by its CORE domain, into a map simulated from the **closed**
@@ -56,9 +59,9 @@ map_path = ""                # MRC map; "" or None: the bundled example map (AdK
 resolution = 5.0             # Å, the map's resolution (the FRC limit of the refinement)
 reference = ""               # optional true model (path) to score C-alpha errors; the bundled map's is AdK closed
 snr = 1.0                    # noise of the bundled example map (signal-to-noise variance ratio)
-stages = "patches,residues,atoms"   # decoder stages, in order
+stages = "auto"              # decoder stages in order, e.g. "patches,residues,atoms"; "auto": by resolution
 iterations = None            # None: the stage defaults; an int: iterations of each patches/residues/atoms stage
-polish_steps = 1000          # geometry-only L-BFGS iterations at the end (0: no polish)
+polish_steps = 1000          # L-BFGS iterations of the final polish against map and geometry (0: no polish)
 n_orientations = 96          # cached map projections
 device = "auto"              # "auto", "cpu" or "cuda"
 seed = 0
@@ -86,8 +89,8 @@ start = example.model if bundled else data.load_model(model)
 m = io.read_map(map_path) if map_path else example.map
 truth = io.read_model(reference) if reference else (example.reference if not map_path else None)
 
-stage_names = tuple(s.strip() for s in stages.split(",") if s.strip())
-if set(stage_names) - set(STAGES):
+stage_names = None if stages == "auto" else tuple(s.strip() for s in stages.split(",") if s.strip())
+if stage_names is not None and set(stage_names) - set(STAGES):
     raise ValueError(f"unknown stages {sorted(set(stage_names) - set(STAGES))}; stages are {STAGES}")
 scaled = {}
 if iterations:   # same iterations for every decoder stage; rounds no longer than the stage

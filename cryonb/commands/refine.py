@@ -1,7 +1,8 @@
 """Refine a model into a cryo-EM map (GMM-DNN refinement); without --map, refine its geometry only.
 
-Steps: rigid K-means patches, rigid residues, atoms with side-chain chi angles (and, at 3.5 Å and
-better, a rotamer rebuild), then a geometry-only polish. Everything goes into the run folder DIR:
+Steps: rigid K-means patches, rigid residues, atoms with side-chain chi angles (coarser than 3.5 Å
+unless --stages asks for it; a rotamer rebuild comes before it at 3.5 Å and better), then a polish
+of the coordinates against map and geometry. Everything goes into the run folder DIR:
 
   refined.cif, refined.pdb    the refined model (the inputs are never modified)
   metrics.json                validation of input and output, per-step summary, settings
@@ -32,7 +33,7 @@ TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "
               "angle_rmsz", "molprobity_score", "fsc_average"]
 # options that default to None on the command line, so a resume can tell what was given
 DEFAULTS = {"map": None, "resolution": None, "device": "auto", "seed": 0, "threads": None,
-            "iterations": None, "stages": "patches,residues,atoms", "patches": 64, "polish_steps": 1000,
+            "iterations": None, "stages": "auto", "patches": 64, "polish_steps": 1000,
             "rebuild_rotamers": "auto", "orientations": 96}
 SAVED = ["model", *DEFAULTS]
 
@@ -53,7 +54,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help="iterations of each decoder stage: patches, residues, atoms (default: by "
                         "resolution; the coarse patch step keeps its default)")
     p.add_argument("--stages", metavar="LIST",
-                   help="decoder stages, comma-separated (default patches,residues,atoms)")
+                   help="decoder stages, comma-separated (default auto: patches,residues,atoms; "
+                        "patches,residues at 3.5 Å and better)")
     p.add_argument("--patches", type=int, metavar="N", help="number of K-means patches (default 64)")
     p.add_argument("--polish-steps", type=int, metavar="N",
                    help="geometry-only L-BFGS iterations at the end (default 1000)")
@@ -131,7 +133,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise CryonbError(args.map, "give --resolution (Å, > 0) with --map")
     if args.resolution is not None and not args.map:
         raise CryonbError(None, "--resolution needs --map (without a map only the geometry is refined)")
-    unknown = [s for s in args.stages.split(",") if s not in STAGES]
+    unknown = [s for s in args.stages.split(",") if s not in STAGES] if args.stages != "auto" else []
     if unknown or not args.stages:
         raise CryonbError(None, f"--stages: unknown {unknown}; choose from {','.join(STAGES)}")
     for name in ("iterations", "patches", "orientations", "threads"):
@@ -170,7 +172,8 @@ def _config(args: argparse.Namespace):
         stages = {k: replace(defaults[k], iterations=n, round_length=min(defaults[k].round_length, n))
                   for k in STAGES}
     rebuild = {"auto": "auto", "yes": True, "no": False}[args.rebuild_rotamers]
-    return RefineConfig(stages=tuple(args.stages.split(",")), n_patches=args.patches,
+    plan = None if args.stages == "auto" else tuple(args.stages.split(","))
+    return RefineConfig(stages=plan, n_patches=args.patches,
                         rebuild_rotamers=rebuild, polish_steps=args.polish_steps,
                         n_orientations=args.orientations, device=args.device, seed=args.seed,
                         threads=args.threads, **stages)

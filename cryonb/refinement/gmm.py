@@ -1,9 +1,11 @@
 """The model as a Gaussian mixture: one isotropic Gaussian per heavy atom.
 
-Amplitude: the atomic number (electrons), so a sulfur weighs more than a carbon; width:
-``0.225 x resolution`` Å, the molmap convention also used by :mod:`cryonb.density.simulate`.
-Centres are the atom coordinates in Å in the map's frame (the map origin is handled by the
-projections, which work about the map centre in absolute coordinates).
+Amplitude: the atomic number (electrons), so a sulfur weighs more than a carbon; width: the
+resolution blur ``0.225 x resolution`` Å (the molmap convention also used by
+:mod:`cryonb.density.simulate`), widened per atom by its B-factor above the model's lowest
+(``sigma^2 += (B - B_min) / 8 pi^2``), so a mobile loop weighs in the high-resolution rings as
+little as it does in the map. Centres are the atom coordinates in Å in the map's frame (the map
+origin is handled by the projections, which work about the map centre in absolute coordinates).
 """
 from __future__ import annotations
 
@@ -18,19 +20,33 @@ from ..density.simulate import SIGMA_PER_RESOLUTION
 
 @dataclass
 class ModelGMM:
-    """xyz: (N, 3) Å start coordinates; amplitude: (N,) electrons; sigma: Å."""
+    """xyz: (N, 3) Å start coordinates; amplitude: (N,) electrons; sigma: (N,) Å per atom."""
 
     xyz: np.ndarray
     amplitude: np.ndarray
-    sigma: float
+    sigma: np.ndarray
 
     @classmethod
-    def from_topology(cls, topo, xyz: np.ndarray, resolution: float) -> "ModelGMM":
-        """The GMM of the topology's heavy atoms at coordinates ``xyz`` (N, 3) Å."""
+    def from_topology(cls, topo, xyz: np.ndarray, resolution: float,
+                      b_factors: np.ndarray | None = None) -> "ModelGMM":
+        """The GMM of the topology's heavy atoms at ``xyz`` (N, 3) Å; ``b_factors`` (N,) Å^2."""
         z = np.array([gemmi.Element(e).atomic_number for e in topo.atoms.elements], dtype=np.float64)
         if np.any(z <= 1):
             raise ValueError("the GMM holds heavy atoms only; hydrogens reached it")
-        return cls(np.asarray(xyz, dtype=np.float64).copy(), z, SIGMA_PER_RESOLUTION * resolution)
+        b = np.zeros(len(z)) if b_factors is None else np.asarray(b_factors, dtype=np.float64)
+        if b.shape != z.shape or not np.all(np.isfinite(b)):
+            raise ValueError(f"b_factors: expected {len(z)} finite values, got shape {b.shape}")
+        var = (SIGMA_PER_RESOLUTION * resolution) ** 2 + (b - b.min()) / (8 * np.pi ** 2)
+        return cls(np.asarray(xyz, dtype=np.float64).copy(), z, np.sqrt(var))
 
     def amplitude_tensor(self, device="cpu", dtype=torch.float32) -> torch.Tensor:
         return torch.as_tensor(self.amplitude, device=device, dtype=dtype)
+
+    def sigma_tensor(self, device="cpu", dtype=torch.float32) -> torch.Tensor:
+        return torch.as_tensor(self.sigma, device=device, dtype=dtype)
+
+
+def b_factors(topo, st: gemmi.Structure) -> np.ndarray:
+    """(N,) isotropic B-factors (Å^2) of the topology's atoms in model 1 of ``st``."""
+    model = st[0]
+    return np.array([model[c][r][a].b_iso for c, r, a in topo.gemmi_index], dtype=np.float64)

@@ -27,7 +27,7 @@ class MapScore:
                        torch.as_tensor(projections.coeffs.imag, **t))
         self.ring = torch.as_tensor(self.grid.ring, device=self.device)
         self.amplitude = gmm.amplitude_tensor(self.device)
-        self.sigma = gmm.sigma
+        self.sigma = gmm.sigma_tensor(self.device)
 
     @property
     def n_orientations(self) -> int:

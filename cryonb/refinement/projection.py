@@ -126,14 +126,15 @@ def _project(spline: np.ndarray, m: Map, rot: np.ndarray, centre: np.ndarray, pi
     return f[grid.my % size, grid.mx] * sign
 
 
-def gmm_projections(xyz: torch.Tensor, amplitude: torch.Tensor, sigma: float,
+def gmm_projections(xyz: torch.Tensor, amplitude: torch.Tensor, sigma: float | torch.Tensor,
                     rotations: torch.Tensor, centre: torch.Tensor, grid: FourierGrid
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Real and imaginary Fourier coefficients of GMM projections, each (..., B, n_k).
 
-    xyz: (..., N, 3) Å; amplitude: (N,); rotations: (B, 3, 3); centre: (3,) Å. The phase ramp
-    exp(-2 pi i (kx u + ky v)) factorises over the distinct kx and ky, so each image is four
-    (n_y, N) x (N, n_x) real matrix products.
+    xyz: (..., N, 3) Å; amplitude: (N,); sigma: Å, one width or (N,) per atom; rotations:
+    (B, 3, 3); centre: (3,) Å. The phase ramp exp(-2 pi i (kx u + ky v)) and each Gaussian's
+    envelope factorise over the distinct kx and ky, so each image is four (n_y, N) x (N, n_x) real
+    matrix products.
     """
     dev, dt = xyz.device, xyz.dtype
     rel = xyz - centre
@@ -142,19 +143,17 @@ def gmm_projections(xyz: torch.Tensor, amplitude: torch.Tensor, sigma: float,
     ky = torch.as_tensor(np.unique(grid.ky), device=dev, dtype=dt)
     px = 2 * np.pi * uv[..., 0, :, None] * kx                        # (..., B, N, n_x)
     py = 2 * np.pi * uv[..., 1, :, None] * ky                        # (..., B, N, n_y)
-    cx, sx, cy, sy = torch.cos(px), torch.sin(px), torch.cos(py), torch.sin(py)
-    a = amplitude.to(dev, dt)[:, None]
-    acy, asy = (a * cy).transpose(-1, -2), (a * sy).transpose(-1, -2)   # (..., B, n_y, N)
+    var = torch.as_tensor(sigma, device=dev, dtype=dt).reshape(-1, 1) ** 2   # (N or 1, 1)
+    ex, ey = torch.exp(-2 * np.pi ** 2 * var * kx ** 2), torch.exp(-2 * np.pi ** 2 * var * ky ** 2)
+    cx, sx = torch.cos(px) * ex, torch.sin(px) * ex
+    a = amplitude.to(dev, dt)[:, None] * ey                          # (N, n_y)
+    acy, asy = (a * torch.cos(py)).transpose(-1, -2), (a * torch.sin(py)).transpose(-1, -2)
     real = acy @ cx - asy @ sx
     imag = -(acy @ sx + asy @ cx)                                     # (..., B, n_y, n_x)
     iy = torch.as_tensor(np.searchsorted(np.unique(grid.ky), grid.ky), device=dev)
     ix = torch.as_tensor(np.searchsorted(np.unique(grid.kx), grid.kx), device=dev)
     flat = iy * len(kx) + ix
-    envelope = torch.exp(-2 * np.pi ** 2 * sigma ** 2
-                         * torch.as_tensor(grid.kx ** 2 + grid.ky ** 2, device=dev, dtype=dt))
-    real = real.flatten(-2)[..., flat] * envelope
-    imag = imag.flatten(-2)[..., flat] * envelope
-    return real, imag
+    return real.flatten(-2)[..., flat], imag.flatten(-2)[..., flat]
 
 
 def frc_per_ring(model: tuple[torch.Tensor, torch.Tensor], target: tuple[torch.Tensor, torch.Tensor],
