@@ -99,7 +99,8 @@ def _read_text(p: str) -> np.ndarray:
         with open(p, encoding="utf-8") as fh:
             lines = fh.read().splitlines()
     except UnicodeDecodeError:
-        raise InputFileError(p, "not a text file of numbers (binary content); use .npy, .pkl or text") from None
+        raise InputFileError(p, "not a text file of numbers (binary content); "
+                                "use .npy, .pkl or text") from None
     rows, first = [], 0
     for number, line in enumerate(lines, 1):
         fields = _split_fields(line)
