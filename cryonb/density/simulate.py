@@ -44,7 +44,13 @@ def box_around_model(st: gemmi.Structure, voxel_size: float, padding: float = 10
 
     Box edges are even numbers of voxels; with ``cubic`` all three are equal.
     """
-    xyz = model_xyz(st)
+    return box_around_points(model_xyz(st), voxel_size, padding, cubic)
+
+
+def box_around_points(xyz: np.ndarray, voxel_size: float, padding: float = 10.0,
+                      cubic: bool = True) -> Map:
+    """An empty Map whose box holds points ``xyz`` (..., 3) Å with ``padding`` Å on every side."""
+    xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
     lo, hi = xyz.min(0) - padding, xyz.max(0) + padding
     n = np.ceil((hi - lo) / voxel_size).astype(int)
     n += n % 2

@@ -208,9 +208,12 @@ class ClashTerm:
         self.pairs: np.ndarray | None = None
         self.steps = 0
 
-    def refresh(self, xyz_all: torch.Tensor) -> None:
-        x = xyz_all.detach().reshape(-1, *xyz_all.shape[-2:])[0].cpu().numpy()
-        self.pairs = candidate_pairs(self.atoms, x, self.cutoff, self.k)
+    def refresh(self, xyz_all: torch.Tensor, every_model: bool = False) -> None:
+        """Renew the pair list from the first model of a batch, or the union over every model."""
+        models = xyz_all.detach().reshape(-1, *xyz_all.shape[-2:]).cpu().numpy()
+        lists = [candidate_pairs(self.atoms, x, self.cutoff, self.k)
+                 for x in (models if every_model else models[:1])]
+        self.pairs = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists), axis=0)
 
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         all_xyz = self.atoms.coordinates(self.topo, xyz)

@@ -61,13 +61,16 @@ class GeometryLoss:
         self.rotamer = RotamerTerm(topo, priors.rotamer) if w.rotamer else None
         self.suite = SuiteTerm(topo) if w.suite else None
 
-    def refresh(self, xyz: torch.Tensor) -> None:
-        """Recompute CDL ideals at the current phi/psi and the clash list (first model of a batch)."""
-        x = xyz.detach().reshape(-1, *xyz.shape[-2:])[0]
+    def refresh(self, xyz: torch.Tensor, every_model: bool = False) -> None:
+        """Recompute CDL ideals at the current phi/psi (first model of a batch) and the clash list
+        (first model, or with ``every_model`` the union of every model's pairs)."""
+        batch = xyz.detach().reshape(-1, *xyz.shape[-2:])
+        x = batch[0]
         if self.cdl:
             self.restraints = cdl_restraints(self.topo, x.cpu().numpy().astype(np.float64))
         if self.clash is not None:
-            self.clash.refresh(self.clash.atoms.coordinates(self.topo, x))
+            self.clash.refresh(self.clash.atoms.coordinates(self.topo, batch if every_model else x),
+                               every_model)
 
     def terms(self, xyz: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every active term, each of the batch shape of ``xyz`` (..., n, 3)."""

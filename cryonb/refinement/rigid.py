@@ -23,11 +23,11 @@ def move_groups(xyz: torch.Tensor, group: torch.Tensor, centre: torch.Tensor,
                 rotation: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Rotate each group about its centre and shift it.
 
-    xyz: (N, 3) Å; group: (N,) long; centre: (G, 3) Å; rotation: (..., G, 3) rotation vectors in
-    radians; shift: (..., G, 3) Å. Returns (..., N, 3).
+    xyz: (..., N, 3) Å; group: (N,) long; centre: (..., G, 3) Å; rotation: (..., G, 3) rotation
+    vectors in radians; shift: (..., G, 3) Å. Returns (..., N, 3).
     """
     mats = axis_angle_to_matrix(rotation)                           # (..., G, 3, 3)
-    c = centre[group]                                               # (N, 3)
-    rel = (xyz - c)[..., None]                                      # (N, 3, 1)
+    c = centre.index_select(-2, group)                              # (..., N, 3)
+    rel = (xyz - c)[..., None]                                      # (..., N, 3, 1)
     moved = (mats.index_select(-3, group) @ rel).squeeze(-1)        # (..., N, 3)
     return moved + c + shift.index_select(-2, group)

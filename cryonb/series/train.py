@@ -1,0 +1,188 @@
+"""Training the conditional decoders of a model series, stage by stage, on every map at once.
+
+Each round fixes one projection batch per map, one FRC limit and one draw of latent noise, and runs
+L-BFGS on the stage's decoder: the loss is the mean map score over the maps (each model at its
+map's latent) plus the balanced geometry weight times the mean geometry loss over those models.
+The last step, :func:`smooth_series`, trains every decoder jointly with the geometry evaluated at
+latents drawn uniformly along the trajectory as well, so frames between the maps are as clean as
+the sampled ones.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..geometry.loss import GeometryLoss
+from ..refinement.geometry_only import lbfgs_round, round_lengths
+from ..refinement.stages import StageConfig, StageResult, resolution_at
+from .model import SeriesModel, SeriesStage
+
+
+@dataclass
+class SeriesObjective:
+    """Map scores (one per map, same order as ``latents``) and a geometry loss over a batch."""
+
+    scores: list                   # MapScore per map
+    latents: torch.Tensor          # (M, d) scaled latents of the maps
+    geo: GeometryLoss | None
+    noise: float                   # SD of latent noise, scaled units
+    batch: int                     # projections per map per round
+    seed: int = 0
+    rng: np.random.Generator = field(init=False)
+
+    def __post_init__(self):
+        self.rng = np.random.default_rng(self.seed)
+        self.streams = [s.batches(self.batch, self.seed + 11 * k) for k, s in enumerate(self.scores)]
+
+    def draw(self) -> dict:
+        """One round's fixed randomness: latent noise and a projection batch per map."""
+        eps = self.rng.normal(0.0, self.noise, self.latents.shape) if self.noise > 0 else 0.0
+        return {"z": self.latents + torch.as_tensor(eps), "batches": [next(s) for s in self.streams]}
+
+    def map_score(self, xyz: torch.Tensor, draw: dict, res: float) -> torch.Tensor:
+        """Mean map score of models (M, N, 3), each against its own map."""
+        return torch.stack([s(x, b, res) for s, x, b in zip(self.scores, xyz, draw["batches"])]).mean()
+
+    def geometry(self, xyz: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Geometry terms averaged over a batch of models (B, N, 3)."""
+        values = {k: v.mean() for k, v in self.geo.terms(xyz).items()}
+        values["geometry"] = self.geo.weighted(values)
+        return values
+
+
+def train_series_stage(model: SeriesModel, stage: SeriesStage, objective: SeriesObjective,
+                       cfg: StageConfig, resolution: float, progress: bool = False) -> StageResult:
+    """Train ``stage`` on top of ``model.stages`` (it is appended); returns the loss history."""
+    t0 = time.perf_counter()
+    model.stages.append(stage)
+    weight, why = balance_series(model, stage, objective, cfg, resolution)
+    history: dict[str, list[float]] = {}
+    lengths = round_lengths(cfg.iterations, cfg.round_length)
+    rounds = range(len(lengths))
+    if progress:
+        from tqdm.auto import tqdm
+        rounds = tqdm(rounds, desc=f"series {stage.kind}", unit="round", leave=False)
+    for r in rounds:
+        draw, res = objective.draw(), resolution_at(r * cfg.round_length, cfg, resolution)
+        _refresh(objective, model, draw)
+        loss = _stage_loss(model, objective, draw, res, weight)
+        lbfgs_round(list(stage.decoder.parameters()), lambda f=loss: f()[0], lengths[r], tolerance_grad=1e-10)
+        with torch.no_grad():
+            _, values = loss()
+        _record(history, values, res)
+    note = f"{stage.kind}: geometry weight {weight:.3g} ({why})"
+    return StageResult(stage.kind, np.zeros((0, 3)), history, weight, time.perf_counter() - t0, [note])
+
+
+def _stage_loss(model, objective, draw, res, weight):
+    def loss():
+        xyz = model(draw["z"])
+        values = {"map": objective.map_score(xyz, draw, res)}
+        if objective.geo is not None and weight > 0:
+            values.update(objective.geometry(xyz.cpu()))
+        return values["map"] + weight * values.get("geometry", 0.0), values
+    return loss
+
+
+def _smooth_loss(model, objective, draw, z_all, resolution, weight):
+    def loss():
+        xyz = model(z_all)
+        values = {"map": objective.map_score(xyz[:len(draw["z"])], draw, resolution)}
+        values.update(objective.geometry(xyz.cpu()))
+        return values["map"] + weight * values["geometry"], values
+    return loss
+
+
+def _refresh(objective, model, draw):
+    if objective.geo is not None:
+        with torch.no_grad():
+            objective.geo.refresh(model(draw["z"]).cpu(), every_model=True)
+
+
+def _record(history, values, res):
+    for k, v in values.items():
+        history.setdefault(k, []).append(float(v))
+    history.setdefault("resolution", []).append(res)
+
+
+def balance_series(model: SeriesModel, stage: SeriesStage, objective: SeriesObjective,
+                   cfg: StageConfig, resolution: float) -> tuple[float, str]:
+    """The seed's weight (map gain / geometry cost over two map-only iterations), on the series.
+
+    Falls back to the gradient-norm ratio when the two-iteration ratio is undefined. The decoder
+    is restored afterwards, so balancing leaves the stage untrained.
+    """
+    if objective.geo is None or stage.kind == "patches":
+        return 0.0, "map score only"
+    draw, res = objective.draw(), resolution_at(0, cfg, resolution)
+    _refresh(objective, model, draw)
+    params = list(stage.decoder.parameters())
+    saved = [p.detach().clone() for p in params]
+
+    def scores():
+        xyz = model(draw["z"])
+        return objective.map_score(xyz, draw, res), objective.geometry(xyz.cpu())["geometry"]
+
+    with torch.no_grad():
+        m0, g0 = (float(v) for v in scores())
+    lbfgs_round(params, lambda: scores()[0], 2, tolerance_grad=1e-10)
+    with torch.no_grad():
+        m2, g2 = (float(v) for v in scores())
+        for p, s in zip(params, saved):
+            p.copy_(s)
+    gain, cost = m0 - m2, g2 - g0
+    if gain > 0 and cost > 0:
+        return cfg.geometry_scale * gain / cost, f"map gain {gain:.3g} / geometry cost {cost:.3g}"
+    m, g = scores()
+    gm = torch.autograd.grad(m, params, retain_graph=True)
+    gg = torch.autograd.grad(g, params)
+    ratio = float(_norm(gm) / (_norm(gg) + 1e-30))
+    return cfg.geometry_scale * ratio, f"two-iteration ratio undefined; gradient-norm ratio {ratio:.3g}"
+
+
+def _norm(grads) -> torch.Tensor:
+    return torch.sqrt(sum((g * g).sum() for g in grads))
+
+
+def trajectory_points(latents: torch.Tensor, n: int, rng: np.random.Generator) -> torch.Tensor:
+    """(n, d) points drawn uniformly by arc length along the polyline through ``latents`` (M, d)."""
+    z = latents.detach().cpu().numpy()
+    seg = np.linalg.norm(np.diff(z, axis=0), axis=1)
+    if seg.sum() == 0:
+        return torch.as_tensor(np.repeat(z[:1], n, 0))
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    s = rng.uniform(0.0, cum[-1], n)
+    k = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
+    t = ((s - cum[k]) / np.where(seg[k] > 0, seg[k], 1.0))[:, None]
+    return torch.as_tensor(z[k] + t * (z[k + 1] - z[k]))
+
+
+def smooth_series(model: SeriesModel, objective: SeriesObjective, iterations: int, resolution: float,
+                  geometry_weight: float, n_between: int = 8, round_length: int = 20,
+                  progress: bool = False) -> StageResult:
+    """Train every decoder jointly: map score at the maps' latents, geometry there and at
+    ``n_between`` latents drawn along the trajectory each round (weight ``geometry_weight``)."""
+    t0 = time.perf_counter()
+    params = [p for s in model.stages for p in s.decoder.parameters()]
+    history: dict[str, list[float]] = {}
+    lengths = round_lengths(iterations, round_length)
+    rounds = range(len(lengths))
+    if progress:
+        from tqdm.auto import tqdm
+        rounds = tqdm(rounds, desc="series smooth", unit="round", leave=False)
+    for r in rounds:
+        draw = objective.draw()
+        between = trajectory_points(objective.latents, n_between, objective.rng)
+        z_all = torch.cat([draw["z"], between])
+        with torch.no_grad():
+            objective.geo.refresh(model(z_all).cpu(), every_model=True)
+        loss = _smooth_loss(model, objective, draw, z_all, resolution, geometry_weight)
+        lbfgs_round(params, lambda f=loss: f()[0], lengths[r], tolerance_grad=1e-10)
+        with torch.no_grad():
+            _, values = loss()
+        _record(history, values, resolution)
+    note = f"smooth: geometry weight {geometry_weight:.3g} at the maps and {n_between} latents between"
+    return StageResult("smooth", np.zeros((0, 3)), history, geometry_weight, time.perf_counter() - t0, [note])

@@ -1,0 +1,63 @@
+"""Latent-conditioned decoders of a model series: shapes, batching and trajectory sampling."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cryonb.geometry.loss import GeometryLoss
+from cryonb.geometry.library import RestraintLibrary
+from cryonb.geometry.topology import build_topology
+from cryonb.perturb import jitter
+from cryonb.refinement.rigid import move_groups
+from cryonb.series.model import LatentScale, SeriesModel
+from cryonb.series.train import trajectory_points
+
+
+def test_fresh_stages_start_at_the_base_model_for_every_latent(adk_closed):
+    topo = build_topology(adk_closed, warn=False)
+    x0 = topo.xyz(adk_closed)
+    latents = np.array([[0.0, 5.0], [1.0, 7.0], [0.5, 6.0]])
+    model = SeriesModel(torch.as_tensor(x0), LatentScale.fit(latents))
+    assert np.allclose(model.scale(latents).numpy(), [[-1, -1], [1, 1], [0, 0]])
+    for kind in ("patches", "residues"):
+        model.stages.append(model.new_stage(kind, topo, n_patches=8))
+    xyz = model.models(latents)
+    assert xyz.shape == (3, len(x0), 3)
+    assert np.abs(xyz - x0).max() < 0.05                    # last layers start near zero
+    assert np.abs(xyz[0] - xyz[1]).max() > 0                # but already depend on the latent
+
+
+def test_batched_rigid_moves_match_one_model_at_a_time():
+    gen = torch.Generator().manual_seed(0)
+    xyz = torch.randn(2, 30, 3, generator=gen, dtype=torch.float64) * 5
+    group = torch.arange(30) % 4
+    centre = torch.randn(2, 4, 3, generator=gen, dtype=torch.float64)
+    rot, shift = torch.randn(2, 4, 3, generator=gen) * 0.3, torch.randn(2, 4, 3, generator=gen)
+    both = move_groups(xyz, group, centre, rot.double(), shift.double())
+    for b in range(2):
+        one = move_groups(xyz[b], group, centre[b], rot[b].double(), shift[b].double())
+        assert torch.allclose(both[b], one)
+
+
+def test_trajectory_points_lie_on_the_polyline_uniformly_by_length():
+    z = torch.tensor([[0.0, 0.0], [3.0, 0.0], [3.0, 1.0]])   # legs of length 3 and 1
+    p = trajectory_points(z, 4000, np.random.default_rng(0)).numpy()
+    on_first = np.isclose(p[:, 1], 0) & (p[:, 0] >= 0) & (p[:, 0] <= 3)
+    on_second = np.isclose(p[:, 0], 3) & (p[:, 1] >= 0) & (p[:, 1] <= 1)
+    assert np.all(on_first | on_second)
+    assert abs(on_first.mean() - 0.75) < 0.03
+
+
+def test_clash_list_of_a_batch_is_the_union_of_its_models(adk_closed):
+    topo = build_topology(adk_closed, warn=False)
+    x0 = topo.xyz(adk_closed)
+    moved = topo.xyz(jitter(adk_closed, 1.0, seed=1))
+    geo = GeometryLoss(topo, RestraintLibrary(), x0, cdl=False, refresh_every=0)
+    batch = torch.as_tensor(np.stack([x0, moved]))
+    pairs = []
+    for x in batch:
+        geo.refresh(x)
+        pairs.append({tuple(p) for p in geo.clash.pairs.tolist()})
+    geo.refresh(batch, every_model=True)
+    union = {tuple(p) for p in geo.clash.pairs.tolist()}
+    assert union == pairs[0] | pairs[1] and len(union) > max(map(len, pairs))
