@@ -1,0 +1,115 @@
+"""Refine a continuous model series along a latent trajectory (GMM-DNN series refinement).
+
+Inputs: maps (files, a folder such as cryoDRGN `eval_vol` output, or one MRC volume stack) and one
+latent vector per map (--latent: .npy, text, or cryoDRGN z.pkl; without it, map order). The series
+starts from --model refined into the map it fits best. Everything goes into the run folder DIR:
+
+  series.cif, series.pdb   one model per latent of --eval-latent (default: the maps' latents)
+  frames.csv               per frame: Ramachandran, rotamer, clash, bond/angle RMSZ, MolProbity,
+                           and model-map FSC where a map sits at that latent
+  metrics.json             summary over frames, steps, settings
+  checkpoints/             decoder weights per finished step; --resume DIR continues
+
+Example: cryonb series --maps vols/ --latent z_values.txt --model start.cif --resolution 6 --out s1
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import CryonbError
+
+SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "smooth_iterations",
+         "seed", "threads", "refine_start"]
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--maps", nargs="+", metavar="MAP", help="MRC maps, a folder of them, or a volume stack")
+    p.add_argument("--latent", metavar="FILE", help="latents per map (.npy, text, cryoDRGN z.pkl)")
+    p.add_argument("--model", metavar="FILE", help="start model (PDB or mmCIF)")
+    p.add_argument("--resolution", type=float, metavar="Å", help="resolution of the maps in Å")
+    p.add_argument("--eval-latent", metavar="FILE", help="latents to write models at (default: the maps')")
+    p.add_argument("--out", metavar="DIR", help="run folder")
+    p.add_argument("--resume", nargs="?", const=True, default=False, metavar="DIR",
+                   help="continue a run: `--out DIR --resume` or `--resume DIR`")
+    p.add_argument("--iterations", type=int, metavar="N", help="iterations per decoder stage (default 200)")
+    p.add_argument("--smooth-iterations", type=int, metavar="N", help="joint smoothing iterations (default 200)")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.add_argument("--no-refine-start", dest="refine_start", action="store_const", const=False,
+                   help="start from --model as given (no single refinement first)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..io import read_model
+    from ..runs import write_json
+    from ..series.inputs import load_series, read_latents
+    from ..series.outputs import frames_table, write_series_outputs
+    from ..series.pipeline import SeriesConfig, refine_series
+
+    out, resume = _run_folder(args)
+    _fill(args, out, resume)
+    if not args.maps or not args.model or not args.resolution or args.resolution <= 0:
+        raise CryonbError(None, "give --maps, --model and --resolution (Å, > 0)")
+    if not resume and (out / "series.cif").exists():
+        raise CryonbError(out, "holds a finished series; choose a new folder or add --resume")
+    inputs = load_series(args.maps, args.latent)
+    evaluate = read_latents(args.eval_latent) if args.eval_latent else inputs.latents
+    if evaluate.shape[1] != inputs.latents.shape[1]:
+        raise CryonbError(args.eval_latent, f"latents of dimension {evaluate.shape[1]}, the maps' are "
+                                            f"{inputs.latents.shape[1]}")
+    config = SeriesConfig(iterations=args.iterations or 200, smooth_iterations=_given(args.smooth_iterations, 200),
+                          seed=args.seed or 0, threads=args.threads, refine_start=args.refine_start is not False)
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        write_json({k: _absolute(getattr(args, k)) if k in PATHS else getattr(args, k) for k in SAVED},
+                   out / "arguments.json")
+    try:
+        result = refine_series(read_model(args.model), inputs, args.resolution, config, out, resume, True)
+    except KeyboardInterrupt:
+        print(f"cryonb series: interrupted; continue with `cryonb series --resume {out}`", file=sys.stderr)
+        return 130
+    table = frames_table(result, evaluate, progress=True)
+    write_series_outputs(result, evaluate, out, table, {"config": config.as_dict(), "maps": inputs.names,
+                                                        "latent_source": inputs.latent_source})
+    print(f"wrote {out / 'series.cif'} ({len(table)} models), {out / 'frames.csv'} and {out / 'metrics.json'} "
+          f"({result.seconds:.0f} s)")
+    return 0
+
+
+PATHS = ("maps", "latent", "model", "eval_latent")
+
+
+def _absolute(value):
+    """Paths as absolute strings, so `--resume DIR` works from any folder."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [str(Path(v).resolve()) for v in value]
+    return str(Path(value).resolve())
+
+
+def _given(value, default):
+    return default if value is None else value
+
+
+def _run_folder(args) -> tuple[Path, bool]:
+    if isinstance(args.resume, str):
+        return Path(args.resume), True
+    if not args.out:
+        raise CryonbError(None, "give the run folder: --out DIR (or --resume DIR)")
+    return Path(args.out), bool(args.resume)
+
+
+def _fill(args, out: Path, resume: bool) -> None:
+    """Options not given on a resume come from the run's arguments.json."""
+    import json
+    saved = out / "arguments.json"
+    if resume and not saved.is_file():
+        raise CryonbError(out, "nothing to resume: no arguments.json in this folder")
+    if resume:
+        values = json.loads(saved.read_text())
+        for key in SAVED:
+            if getattr(args, key, None) in (None, False) and values.get(key) is not None:
+                setattr(args, key, values[key])

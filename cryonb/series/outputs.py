@@ -1,0 +1,84 @@
+"""What a series run writes: the trajectory, a per-frame validation table and a metrics summary."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..io import write_model
+
+FRAME_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
+              "angle_rmsz", "molprobity_score"]
+
+
+def map_of_each_latent(latents: np.ndarray, map_latents: np.ndarray, tol: float = 1e-6) -> list[int | None]:
+    """For each latent (K, d), the index of the map at that latent (or None)."""
+    out = []
+    for z in np.asarray(latents, dtype=np.float64):
+        d = np.linalg.norm(map_latents - z, axis=1)
+        out.append(int(np.argmin(d)) if d.min() <= tol * max(1.0, np.abs(map_latents).max()) else None)
+    return out
+
+
+def frames_table(result, latents: np.ndarray, progress: bool = False) -> list[dict]:
+    """One row per latent: validation of its model, and model-map FSC where a map sits there."""
+    from ..validation.report import validate_model
+
+    latents = np.asarray(latents, dtype=np.float64).reshape(-1, result.model.latent_dim)
+    st = result.trajectory(latents)
+    which = map_of_each_latent(latents, result.inputs.latents)
+    rows = range(len(latents))
+    if progress:
+        from tqdm.auto import tqdm
+        rows = tqdm(rows, desc="validate frames", unit="frame")
+    table = []
+    for k in rows:
+        frame = _single(st, k)
+        m = result.inputs.maps[which[k]] if which[k] is not None else None
+        report = validate_model(frame, m, result.resolution if m is not None else None)
+        row = {"frame": k, **{f"latent_{i}": float(v) for i, v in enumerate(latents[k])},
+               "map": result.inputs.names[which[k]] if m is not None else ""}
+        row.update({key: float(report.summary[key]) for key in FRAME_KEYS})
+        row["fsc_average"] = float(report.fsc.average(result.resolution)) if m is not None else float("nan")
+        table.append(row)
+    return table
+
+
+def _single(st, k: int):
+    one = st.clone()
+    for i in reversed(range(len(one))):
+        if i != k:
+            del one[i]
+    return one
+
+
+def summarise(table: list[dict]) -> dict:
+    """Worst and median of each key over the frames (FSC over frames with a map)."""
+    out = {}
+    for key in FRAME_KEYS + ["fsc_average"]:
+        v = np.array([row[key] for row in table], dtype=float)
+        v = v[np.isfinite(v)]
+        if len(v):
+            out[key] = {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
+    return out
+
+
+def write_series_outputs(result, latents: np.ndarray, out: Path, table: list[dict], extra: dict) -> None:
+    """``series.cif``/``series.pdb`` (one model per latent), ``frames.csv`` and ``metrics.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    traj = result.trajectory(latents)
+    write_model(traj, out / "series.cif")
+    write_model(traj, out / "series.pdb")
+    with atomic_path(out / "frames.csv") as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    metrics = {"frames": len(table), "summary": summarise(table), "seconds": result.seconds,
+               "steps": [{"name": s.name, "seconds": s.seconds, "notes": s.notes} for s in result.steps],
+               "notes": result.notes, **extra}
+    with atomic_path(out / "metrics.json") as tmp:
+        Path(tmp).write_text(json.dumps(metrics, indent=2, default=str))

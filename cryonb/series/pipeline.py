@@ -1,0 +1,281 @@
+"""Series refinement: ``refine_series(model, inputs, resolution, config)`` -> a continuous series.
+
+Steps, each checkpointed (decoder weights) in ``out_dir/checkpoints`` when a folder is given:
+
+0. ``start``: single refinement of the model into the map it fits best (the seed starts the
+   series from a refined single model), unless ``refine_start=False``;
+1. ``patches_coarse``, ``patches``, ``residues``, ``atoms``: conditional decoders trained on every
+   map at once (:mod:`cryonb.series.train`), each on top of the stages before it;
+2. ``smooth``: every decoder trained jointly with geometry also at latents drawn along the
+   trajectory, so frames between the maps are as clean as the maps' own.
+
+The result gives a model at any latent: :meth:`SeriesResult.models`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import gemmi
+import numpy as np
+import torch
+
+from ..atomic import atomic_path
+from ..errors import CryonbError
+from ..geometry.library import RestraintLibrary
+from ..geometry.loss import GeometryLoss, GeometryWeights
+from ..refinement.gmm import ModelGMM, b_factors
+from ..refinement.map_score import MapScore
+from ..refinement.pipeline import RefineConfig, _topology_of, check_inputs
+from ..refinement.projection import MapProjections
+from ..refinement.stages import GEOMETRY_TERMS, StageConfig, StageResult
+from .inputs import SeriesInputs
+from .model import LatentScale, SeriesModel
+from .train import SeriesObjective, smooth_series, train_series_stage
+
+
+def series_stages(resolution: float, iterations: int = 200) -> dict[str, StageConfig]:
+    """Stage settings of a series run: the single-refinement ladder, one length for every stage."""
+    return {"patches_coarse": StageConfig(iterations=iterations, start_resolution=max(40.0, 4 * resolution),
+                                          ramp=0.7, batch=16),
+            "patches": StageConfig(iterations=iterations, start_resolution=2 * resolution, batch=16),
+            "residues": StageConfig(iterations=iterations, batch=16),
+            "atoms": StageConfig(iterations=iterations, batch=16, geometry_scale=1000.0)}
+
+
+@dataclass
+class SeriesConfig:
+    """Settings of a series refinement (lengths in Å, latent noise in scaled latent units)."""
+
+    stages: tuple[str, ...] = ("patches", "residues", "atoms")
+    iterations: int = 200                # per decoder stage
+    n_patches: int = 64                  # n_patches // 8 coarse patches first
+    smooth_iterations: int = 200
+    smooth_between: int = 8              # latents drawn along the trajectory per smoothing round
+    latent_noise: float = 0.02
+    n_orientations: int = 48             # cached projections per map
+    refine_start: bool = True
+    start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500))
+    weights: GeometryWeights = field(default_factory=GeometryWeights)
+    seed: int = 0
+    threads: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SeriesResult:
+    """The trained series and the record of how it got there."""
+
+    model: SeriesModel
+    topology: object
+    structure: gemmi.Structure           # the start model (after single refinement)
+    inputs: SeriesInputs
+    resolution: float
+    steps: list[StageResult]
+    seconds: float
+    notes: list[str]
+
+    def models(self, latents) -> np.ndarray:
+        """Coordinates (K, N, 3) Å at latents (K, d) in the inputs' units."""
+        z = np.asarray(latents, dtype=np.float64).reshape(-1, self.model.latent_dim)
+        return self.model.models(z)
+
+    def trajectory(self, latents) -> gemmi.Structure:
+        """A multi-model Structure, one model per latent."""
+        from ..io import structure_from_frames
+        return structure_from_frames(self.structure, _heavy_frames(self, self.models(latents)))
+
+
+def _heavy_frames(result: SeriesResult, xyz: np.ndarray) -> np.ndarray:
+    """Topology-order coordinates -> the structure's own atom order (same atoms)."""
+    from ..io import model_xyz
+    st = result.structure.clone()
+    out = []
+    for x in xyz:
+        result.topology.set_xyz(st, x)
+        out.append(model_xyz(st))
+    return np.stack(out)
+
+
+def refine_series(model: gemmi.Structure, inputs: SeriesInputs, resolution: float,
+                  config: SeriesConfig | None = None, out_dir: str | Path | None = None,
+                  resume: bool = False, progress: bool = False) -> SeriesResult:
+    """Train a model series on ``inputs`` (maps + latents) from ``model``; inputs are untouched."""
+    config = config or SeriesConfig()
+    t0, previous = time.perf_counter(), torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _refine_series(model, inputs, resolution, config, out_dir, resume, progress, t0)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _refine_series(model, inputs, resolution, config, out_dir, resume, progress, t0) -> SeriesResult:
+    name = model.name or "model"
+    for m in inputs.maps:
+        check_inputs(model, m, resolution, name)
+    library = RestraintLibrary()
+    topo = _topology_of(model, library)
+    ckpt = SeriesCheckpoints(Path(out_dir) / "checkpoints" if out_dir else None,
+                             series_fingerprint(topo.xyz(model), inputs, resolution, config), resume)
+    start, steps = _start_model(model, inputs, resolution, config, ckpt, topo)
+    x0 = topo.xyz(start)
+    gmm = ModelGMM.from_topology(topo, x0, resolution, b_factors(topo, start))
+    scores = [MapScore(MapProjections.compute(m, resolution, config.n_orientations, config.seed + k), gmm)
+              for k, m in enumerate(inputs.maps)]
+    series = SeriesModel(torch.as_tensor(x0), LatentScale.fit(inputs.latents))
+    z = series.scale(inputs.latents)
+    from ..priors import load_priors
+    priors = load_priors()
+    for k, (kind, name, cfg, n_patches) in enumerate(_plan(config, resolution)):
+        stage = series.new_stage(kind, topo, n_patches, config.seed + k, _chi(topo, kind))
+        done = ckpt.load(name, stage)
+        if done is None:
+            obj = SeriesObjective(scores, z, _geometry(kind, topo, library, x0, config.weights, priors),
+                                  config.latent_noise, cfg.batch, config.seed + 100 * k)
+            done = train_series_stage(series, stage, obj, cfg, resolution, progress)
+            done.name = name
+            ckpt.save(name, stage, done)
+        else:
+            series.stages.append(stage)
+        steps.append(done)
+    if config.smooth_iterations:
+        steps.append(_smooth(series, scores, z, topo, library, x0, config, priors, steps, resolution, ckpt,
+                             progress))
+    notes = list(topo.notes) + [n for s in steps for n in s.notes]
+    return SeriesResult(series, topo, start, inputs, resolution, steps, time.perf_counter() - t0, notes)
+
+
+def _plan(config: SeriesConfig, resolution: float):
+    ladder = series_stages(resolution, config.iterations)
+    for kind in config.stages:
+        if kind == "patches" and config.n_patches >= 16:
+            yield "patches", "patches_coarse", ladder["patches_coarse"], config.n_patches // 8
+        yield kind, kind, ladder[kind], config.n_patches
+
+
+def _chi(topo, kind: str):
+    from ..geometry.chi import ChiTree
+    return ChiTree(topo) if kind == "atoms" else None
+
+
+def _geometry(kind, topo, library, x0, weights, priors):
+    active = GEOMETRY_TERMS[kind]
+    if not active:
+        return None
+    w = GeometryWeights(**{k: (v if k in active else 0.0) for k, v in weights.as_dict().items()})
+    return GeometryLoss(topo, library, x0, w, priors, refresh_every=0)
+
+
+def _smooth(series, scores, z, topo, library, x0, config, priors, steps, resolution, ckpt, progress):
+    weight = next((s.geometry_weight for s in reversed(steps) if s.name == "atoms"), 1.0)
+    done = ckpt.load_all("smooth", series)
+    if done is not None:
+        return done
+    geo = GeometryLoss(topo, library, x0, config.weights, priors, refresh_every=0)
+    obj = SeriesObjective(scores, z, geo, config.latent_noise, 16, config.seed + 999)
+    done = smooth_series(series, obj, config.smooth_iterations, resolution, weight, config.smooth_between,
+                         progress=progress)
+    ckpt.save_all("smooth", series, done)
+    return done
+
+
+def _start_model(model, inputs, resolution, config, ckpt, topo):
+    """The start of the series: the model refined into the map it fits best (or as given)."""
+    if not config.refine_start:
+        return model, []
+    done = ckpt.load_start()
+    if done is None:
+        from ..refinement.pipeline import refine
+        k = _best_map(model, inputs, resolution, topo)
+        r = refine(model, inputs.maps[k], resolution, replace(config.start, threads=None), validate=False)
+        done = StageResult("start", r.xyz, {}, 0.0, r.seconds,
+                           [f"start: single refinement into {inputs.names[k]} (best fit of the input model)"])
+        ckpt.save_start(done)
+    st = model.clone()
+    topo.set_xyz(st, done.xyz)
+    return st, [done]
+
+
+def _best_map(model, inputs, resolution, topo) -> int:
+    """Index of the map whose projections the model fits best (FRC over 16 orientations)."""
+    x = topo.xyz(model)
+    gmm = ModelGMM.from_topology(topo, x, resolution, b_factors(topo, model))
+    xt = torch.as_tensor(x)
+    values = []
+    for m in inputs.maps:
+        score = MapScore(MapProjections.compute(m, resolution, 16, 0), gmm)
+        with torch.no_grad():
+            values.append(float(score(xt, score.all_orientations(), resolution)))
+    return int(np.argmin(values))
+
+
+def series_fingerprint(xyz, inputs: SeriesInputs, resolution: float, config: SeriesConfig) -> str:
+    """A hash of model, maps, latents and settings: a resume never mixes runs."""
+    h = hashlib.sha256(np.ascontiguousarray(np.round(xyz, 3)).tobytes())
+    for m in inputs.maps:
+        h.update(m.data.tobytes())
+    h.update(np.ascontiguousarray(inputs.latents).tobytes())
+    settings = {k: v for k, v in config.as_dict().items() if k != "threads"}
+    h.update(json.dumps([resolution, settings], sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+class SeriesCheckpoints:
+    """``checkpoints/<step>.pt``: decoder weights and the step's record, tagged with the run key."""
+
+    def __init__(self, folder: Path | None, key: str, resume: bool):
+        self.folder, self.key, self.resume = folder, key, resume
+        if folder is None:
+            return
+        if not resume and folder.exists() and any(folder.glob("*.pt")):
+            raise CryonbError(folder, "holds checkpoints of an earlier run: resume it, or choose a new folder")
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _read(self, name: str):
+        path = None if self.folder is None or not self.resume else self.folder / f"{name}.pt"
+        if path is None or not path.exists():
+            return None
+        data = torch.load(path, weights_only=False)
+        if data["key"] != self.key:
+            raise CryonbError(path, "checkpoint of other inputs or settings: choose a new output folder")
+        return data
+
+    def _write(self, name: str, data: dict) -> None:
+        if self.folder is not None:
+            with atomic_path(self.folder / f"{name}.pt") as tmp:
+                torch.save({"key": self.key, **data}, tmp)
+
+    def load(self, name, stage):
+        data = self._read(name)
+        if data is None:
+            return None
+        stage.decoder.load_state_dict(data["decoder"])
+        return data["result"]
+
+    def save(self, name, stage, result):
+        self._write(name, {"decoder": stage.decoder.state_dict(), "result": result})
+
+    def load_all(self, name, series):
+        data = self._read(name)
+        if data is None:
+            return None
+        for stage, state in zip(series.stages, data["decoders"]):
+            stage.decoder.load_state_dict(state)
+        return data["result"]
+
+    def save_all(self, name, series, result):
+        self._write(name, {"decoders": [s.decoder.state_dict() for s in series.stages], "result": result})
+
+    def load_start(self):
+        data = self._read("start")
+        return None if data is None else data["result"]
+
+    def save_start(self, result):
+        self._write("start", {"result": result})
