@@ -23,12 +23,16 @@ def map_of_each_latent(latents: np.ndarray, map_latents: np.ndarray, tol: float 
     return out
 
 
-def frames_table(result, latents: np.ndarray, progress: bool = False) -> list[dict]:
-    """One row per latent: validation of its model, and model-map FSC where a map sits there."""
+def frames_table(result, latents: np.ndarray, progress: bool = False, xyz: np.ndarray | None = None
+                 ) -> list[dict]:
+    """One row per latent: validation of its model, and model-map FSC where a map sits there.
+
+    ``xyz`` (K, N, 3): other models at those latents (e.g. a baseline) instead of the series'.
+    """
     from ..validation.report import validate_model
 
     latents = np.asarray(latents, dtype=np.float64).reshape(-1, result.model.latent_dim)
-    st = result.trajectory(latents)
+    st = result.trajectory(latents) if xyz is None else result.trajectory_of(xyz)
     which = map_of_each_latent(latents, result.inputs.latents)
     rows = range(len(latents))
     if progress:

@@ -37,13 +37,14 @@ from .model import LatentScale, SeriesModel
 from .train import SeriesObjective, smooth_series, train_series_stage
 
 
-def series_stages(resolution: float, iterations: int = 200) -> dict[str, StageConfig]:
-    """Stage settings of a series run: the single-refinement ladder, one length for every stage."""
-    return {"patches_coarse": StageConfig(iterations=iterations, start_resolution=max(40.0, 4 * resolution),
-                                          ramp=0.7, batch=16),
-            "patches": StageConfig(iterations=iterations, start_resolution=2 * resolution, batch=16),
-            "residues": StageConfig(iterations=iterations, batch=16),
-            "atoms": StageConfig(iterations=iterations, batch=16, geometry_scale=1000.0)}
+def series_stages(resolution: float, iterations: int = 200, patch_iterations: int = 300,
+                  batch: int = 16) -> dict[str, StageConfig]:
+    """Stage settings of a series run: the single-refinement ladder (projections per map: batch)."""
+    return {"patches_coarse": StageConfig(iterations=patch_iterations, batch=batch, ramp=0.7,
+                                          start_resolution=max(40.0, 4 * resolution)),
+            "patches": StageConfig(iterations=patch_iterations, start_resolution=2 * resolution, batch=batch),
+            "residues": StageConfig(iterations=iterations, batch=batch),
+            "atoms": StageConfig(iterations=iterations, batch=batch, geometry_scale=1000.0)}
 
 
 @dataclass
@@ -51,7 +52,9 @@ class SeriesConfig:
     """Settings of a series refinement (lengths in Å, latent noise in scaled latent units)."""
 
     stages: tuple[str, ...] = ("patches", "residues", "atoms")
-    iterations: int = 200                # per decoder stage
+    iterations: int = 200                # residues and atoms stages
+    patch_iterations: int = 300          # each patch stage (map score only, cheap)
+    batch: int = 16                      # projections per map per round
     n_patches: int = 64                  # n_patches // 8 coarse patches first
     smooth_iterations: int = 200
     smooth_between: int = 8              # latents drawn along the trajectory per smoothing round
@@ -87,8 +90,12 @@ class SeriesResult:
 
     def trajectory(self, latents) -> gemmi.Structure:
         """A multi-model Structure, one model per latent."""
+        return self.trajectory_of(self.models(latents))
+
+    def trajectory_of(self, xyz: np.ndarray) -> gemmi.Structure:
+        """A multi-model Structure from coordinates (K, N, 3) Å in topology order."""
         from ..io import structure_from_frames
-        return structure_from_frames(self.structure, _heavy_frames(self, self.models(latents)))
+        return structure_from_frames(self.structure, _heavy_frames(self, xyz))
 
 
 def _heavy_frames(result: SeriesResult, xyz: np.ndarray) -> np.ndarray:
@@ -153,7 +160,7 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
 
 
 def _plan(config: SeriesConfig, resolution: float):
-    ladder = series_stages(resolution, config.iterations)
+    ladder = series_stages(resolution, config.iterations, config.patch_iterations, config.batch)
     for kind in config.stages:
         if kind == "patches" and config.n_patches >= 16:
             yield "patches", "patches_coarse", ladder["patches_coarse"], config.n_patches // 8
