@@ -33,7 +33,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="run folder")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="DIR",
                    help="continue a run: `--out DIR --resume` or `--resume DIR`")
-    p.add_argument("--iterations", type=int, metavar="N", help="iterations per decoder stage (default 200)")
+    p.add_argument("--iterations", type=int, metavar="N", help="iterations of every decoder stage (default: 300 per patch stage, 200 residues/atoms)")
     p.add_argument("--smooth-iterations", type=int, metavar="N", help="joint smoothing iterations (default 200)")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
@@ -59,7 +59,8 @@ def main(args: argparse.Namespace) -> int:
     if evaluate.shape[1] != inputs.latents.shape[1]:
         raise CryonbError(args.eval_latent, f"latents of dimension {evaluate.shape[1]}, the maps' are "
                                             f"{inputs.latents.shape[1]}")
-    config = SeriesConfig(iterations=args.iterations or 200, smooth_iterations=_given(args.smooth_iterations, 200),
+    config = SeriesConfig(iterations=args.iterations or 200, patch_iterations=args.iterations or 300,
+                          smooth_iterations=_given(args.smooth_iterations, 200),
                           seed=args.seed or 0, threads=args.threads, refine_start=args.refine_start is not False)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:

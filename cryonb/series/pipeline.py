@@ -55,7 +55,7 @@ class SeriesConfig:
     iterations: int = 200                # residues and atoms stages
     patch_iterations: int = 300          # each patch stage (map score only, cheap)
     batch: int = 16                      # projections per map per round
-    n_patches: int = 64                  # n_patches // 8 coarse patches first
+    n_patches: int = 32                  # n_patches // 8 coarse patches first (64 overfit at 8 Å)
     smooth_iterations: int = 200
     smooth_between: int = 8              # latents drawn along the trajectory per smoothing round
     latent_noise: float = 0.02
@@ -63,6 +63,7 @@ class SeriesConfig:
     refine_start: bool = True
     start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500))
     weights: GeometryWeights = field(default_factory=GeometryWeights)
+    smooth_weights: GeometryWeights | None = None   # None: the single-refinement polish weights
     seed: int = 0
     threads: int | None = None
 
@@ -185,7 +186,8 @@ def _smooth(series, scores, z, topo, library, x0, config, priors, steps, resolut
     done = ckpt.load_all("smooth", series)
     if done is not None:
         return done
-    geo = GeometryLoss(topo, library, x0, config.weights, priors, refresh_every=0)
+    from ..refinement.pipeline import POLISH_WEIGHTS
+    geo = GeometryLoss(topo, library, x0, config.smooth_weights or POLISH_WEIGHTS, priors, refresh_every=0)
     obj = SeriesObjective(scores, z, geo, config.latent_noise, 16, config.seed + 999)
     done = smooth_series(series, obj, config.smooth_iterations, resolution, weight, config.smooth_between,
                          progress=progress)
