@@ -11,7 +11,6 @@ interpolates coordinates in between. Prints the bars and writes DIR/metrics.json
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import resource
 import sys
@@ -26,7 +25,7 @@ from cryonb.io import write_map, write_model
 from cryonb.refinement import RefineConfig, refine
 from cryonb.series.baseline import interpolate_models
 from cryonb.series.inputs import SeriesInputs
-from cryonb.series.outputs import FRAME_KEYS, frames_table, write_series_outputs
+from cryonb.series.outputs import FRAME_KEYS, frames_table, write_frames_csv, write_series_outputs
 from cryonb.series.pipeline import SeriesConfig, refine_series
 
 BARS = {"ca_rmsd_max": 1.2, "ca_rmsd_median": 0.8, "rama_outliers_pct_max": 0.0, "clashscore_max": 3.0,
@@ -97,19 +96,12 @@ def main() -> int:
         xyz = interpolate_models(models, case.latents, case.frame_latents)
         b_rmsd = ca_rmsd(xyz, case.frames, ca)
         b_table = frames_table(result, case.frame_latents, xyz=xyz)
-        _write_csv(b_table, out / "baseline_frames.csv")
+        write_frames_csv(b_table, out / "baseline_frames.csv")
         report["baseline"] = {**summary(b_rmsd, b_table, sampled), "seconds": b_seconds,
                               "ca_rmsd_per_frame": b_rmsd.tolist()}
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     _print(report)
     return 0
-
-
-def _write_csv(table: list[dict], path: Path) -> None:
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(table[0]))
-        w.writeheader()
-        w.writerows(table)
 
 
 def _print(report: dict) -> None:

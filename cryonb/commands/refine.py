@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import CryonbError
-from . import fmt_value
+from . import fmt_value, run_folder
 
 TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
               "angle_rmsz", "molprobity_score", "fsc_average"]
@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
     from ..refinement.pipeline import check_inputs
     from ..runs import write_json
 
-    out, resume = _run_folder(args)
+    out, resume = run_folder(args)
     _fill_options(args, out, resume)
     _check_options(args)
     _check_folder(args, out, resume)
@@ -93,17 +93,6 @@ def main(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'refined.cif'} and {out / 'refined.pdb'} ({len(result.steps)} steps, "
           f"{result.seconds:.1f} s); metrics in {out / 'metrics.json'}")
     return 0
-
-
-def _run_folder(args: argparse.Namespace) -> tuple[Path, bool]:
-    """The run folder and whether to resume, from `--out DIR [--resume]` or `--resume DIR`."""
-    if isinstance(args.resume, str):
-        if args.out and Path(args.out).resolve() != Path(args.resume).resolve():
-            raise CryonbError(args.out, f"--out and --resume name different folders ({args.resume})")
-        return Path(args.resume), True
-    if not args.out:
-        raise CryonbError(None, "give the run folder: --out DIR (or --resume DIR to continue a run)")
-    return Path(args.out), bool(args.resume)
 
 
 def _fill_options(args: argparse.Namespace, out: Path, resume: bool) -> None:

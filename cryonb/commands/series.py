@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CryonbError
+from . import run_folder
 
 SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "smooth_iterations",
          "seed", "threads", "refine_start"]
@@ -48,7 +49,7 @@ def main(args: argparse.Namespace) -> int:
     from ..series.outputs import frames_table, write_series_outputs
     from ..series.pipeline import SeriesConfig, refine_series
 
-    out, resume = _run_folder(args)
+    out, resume = run_folder(args)
     _fill(args, out, resume)
     if not args.maps or not args.model or not args.resolution or args.resolution <= 0:
         raise CryonbError(None, "give --maps, --model and --resolution (Å, > 0)")
@@ -93,14 +94,6 @@ def _absolute(value):
 
 def _given(value, default):
     return default if value is None else value
-
-
-def _run_folder(args) -> tuple[Path, bool]:
-    if isinstance(args.resume, str):
-        return Path(args.resume), True
-    if not args.out:
-        raise CryonbError(None, "give the run folder: --out DIR (or --resume DIR)")
-    return Path(args.out), bool(args.resume)
 
 
 def _fill(args, out: Path, resume: bool) -> None:

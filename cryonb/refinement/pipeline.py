@@ -175,15 +175,18 @@ def _rebuild(config: RefineConfig, resolution: float | None) -> bool:
     return bool(config.rebuild_rotamers)
 
 
-def fingerprint(xyz: np.ndarray, m: Map | None, resolution: float | None, config: RefineConfig,
-                b: np.ndarray | None = None) -> str:
-    """A hash of the inputs and settings, stored with checkpoints so a resume never mixes runs."""
+def fingerprint(xyz: np.ndarray, m: Map | list[Map] | None, resolution: float | None, config,
+                b: np.ndarray | None = None, extra: np.ndarray | None = None) -> str:
+    """A hash of the inputs (model coordinates and B-factors, one map or several, any ``extra``
+    array such as latents) and settings, stored with checkpoints so a resume never mixes runs."""
     h = hashlib.sha256(np.ascontiguousarray(np.round(xyz, 3)).tobytes())
     if b is not None:
         h.update(np.ascontiguousarray(np.round(b, 2)).tobytes())
-    if m is not None:
-        h.update(m.data.tobytes())
-        h.update(np.concatenate([m.voxel_size, m.origin]).tobytes())
+    for one in ([] if m is None else [m] if isinstance(m, Map) else m):
+        h.update(one.data.tobytes())
+        h.update(np.concatenate([one.voxel_size, one.origin]).tobytes())
+    if extra is not None:
+        h.update(np.ascontiguousarray(extra, dtype=np.float64).tobytes())
     settings = {k: v for k, v in config.as_dict().items() if k not in ("threads", "device")}
     h.update(json.dumps([resolution, settings], sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]

@@ -69,6 +69,12 @@ class StageResult:
     notes: list[str] = field(default_factory=list)
 
 
+def group_centres(xyz: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """((B,) G, 3) mean position of each group's atoms in models ``xyz`` ((B,) N, 3)."""
+    sums = xyz.new_zeros(*xyz.shape[:-2], n_groups, 3).index_add(-2, group, xyz)
+    return sums / torch.bincount(group, minlength=n_groups).to(xyz.dtype)[:, None]
+
+
 class Morph:
     """How a stage's decoder output moves the model: rigid groups or atoms (+ chi)."""
 
@@ -84,10 +90,7 @@ class Morph:
             _, group = np.unique(group, return_inverse=True)
             self.n_groups = int(group.max()) + 1
             self.group = torch.as_tensor(group, device=base.device)
-            sums = torch.zeros(self.n_groups, 3, dtype=base.dtype, device=base.device)
-            sums.index_add_(0, self.group, base)
-            counts = torch.bincount(self.group, minlength=self.n_groups).to(base.dtype)
-            self.centre = sums / counts[:, None]
+            self.centre = group_centres(base, self.group, self.n_groups)
             self.n_out = 6 * self.n_groups
         elif kind == "atoms":
             self.chi = chi_tree
@@ -96,18 +99,25 @@ class Morph:
             raise ValueError(f"unknown stage {kind!r}; stages are {STAGES}")
 
     def __call__(self, out: torch.Tensor) -> torch.Tensor:
-        """Decoder output (B, n_out) -> coordinates (B, N, 3) Å."""
-        out = out.to(self.base.dtype)
+        """Decoder output (B, n_out) -> coordinates (B, N, 3) Å, moving the base model."""
+        return self.move(self.base, out, None if self.kind == "atoms" else self.centre)
+
+    def move(self, xyz: torch.Tensor, out: torch.Tensor, centre: torch.Tensor | None = None) -> torch.Tensor:
+        """Move models ``xyz`` ((B,) N, 3) Å by decoder output (B, n_out); rigid groups turn about
+        ``centre`` ((B,) G, 3), by default each model's own group centres (a model series)."""
+        out = out.to(xyz.dtype)
         if self.kind == "atoms":
-            n = self.base.shape[0]
-            xyz = self.base + 0.1 * out[:, :3 * n].reshape(-1, n, 3)
+            n = xyz.shape[-2]
+            moved = xyz + 0.1 * out[:, :3 * n].reshape(-1, n, 3)
             if self.chi is not None:
-                xyz = self.chi.apply(xyz, self.rotation_scale * out[:, 3 * n:])
-            return xyz
+                moved = self.chi.apply(moved, self.rotation_scale * out[:, 3 * n:])
+            return moved
         g = self.n_groups
+        if centre is None:
+            centre = group_centres(xyz, self.group, g)
         rot = self.rotation_scale * out[:, :3 * g].reshape(-1, g, 3)
         shift = self.shift_scale * out[:, 3 * g:].reshape(-1, g, 3)
-        return move_groups(self.base, self.group, self.centre, rot, shift)
+        return move_groups(xyz, self.group, centre, rot, shift)
 
 
 def geometry_loss(kind: str, topo, library, xyz: np.ndarray, weights: GeometryWeights, priors):
@@ -149,22 +159,34 @@ def balance_weight(morph: Morph, map_score, geo, cfg: StageConfig, target: float
         xyz = morph(dec(dec.constant_input()))[0]
         return map_score(xyz, batch, res), geo(xyz.cpu())
 
+    def two_steps():
+        _optimise(dec, lambda: scores()[0], replace(cfg, round_length=2))
+
+    return two_iteration_weight(scores, list(dec.parameters()), two_steps, cfg.geometry_scale)
+
+
+def two_iteration_weight(scores, params: list, two_steps, scale: float) -> tuple[float, str]:
+    """``scale`` x (map gain / geometry cost) over ``two_steps()`` of map-only optimisation of
+    ``params``, which are then restored; ``scores() -> (map, geometry)``. Falls back to the ratio
+    of the two gradient norms at the start when the two-iteration ratio is undefined."""
+    saved = [p.detach().clone() for p in params]
     with torch.no_grad():
         m0, g0 = (float(v) for v in scores())
-    _optimise(dec, lambda: scores()[0], replace(cfg, round_length=2))
+    two_steps()
     with torch.no_grad():
         m2, g2 = (float(v) for v in scores())
+        for p, s in zip(params, saved):
+            p.copy_(s)
     gain, cost = m0 - m2, g2 - g0
     if gain > 0 and cost > 0:
         ratio = gain / cost
-        return cfg.geometry_scale * ratio, f"map gain {gain:.3g} / geometry cost {cost:.3g} = {ratio:.3g}"
-    dec = _new_decoder(morph, cfg, seed, device)
+        return scale * ratio, f"map gain {gain:.3g} / geometry cost {cost:.3g} = {ratio:.3g}"
     m, g = scores()
-    gm = torch.autograd.grad(m, list(dec.parameters()), retain_graph=True)
-    gg = torch.autograd.grad(g, list(dec.parameters()))
+    gm = torch.autograd.grad(m, params, retain_graph=True)
+    gg = torch.autograd.grad(g, params)
     ratio = float(torch.sqrt(sum((v * v).sum() for v in gm)) / torch.sqrt(sum((v * v).sum() for v in gg) + 1e-30))
-    return cfg.geometry_scale * ratio, (f"two-iteration ratio undefined (map gain {gain:.3g}, geometry cost "
-                                        f"{cost:.3g}); gradient-norm ratio {ratio:.3g}")
+    return scale * ratio, (f"two-iteration ratio undefined (map gain {gain:.3g}, geometry cost "
+                           f"{cost:.3g}); gradient-norm ratio {ratio:.3g}")
 
 
 def train_stage(kind: str, topo, xyz: np.ndarray, map_score, cfg: StageConfig, resolution: float,

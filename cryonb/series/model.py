@@ -14,8 +14,7 @@ import numpy as np
 import torch
 
 from ..refinement.decoders import Decoder
-from ..refinement.patches import atom_groups, kmeans_patches
-from ..refinement.rigid import move_groups
+from ..refinement.stages import Morph
 
 
 @dataclass
@@ -38,35 +37,19 @@ class LatentScale:
 
 @dataclass
 class SeriesStage:
-    """One trained (or training) stage: its kind, decoder and how decoder output moves atoms."""
+    """One trained (or training) stage: its decoder, and the Morph that turns decoder output into
+    moved atoms (rigid groups from the base model; centres taken per model as it arrives)."""
 
-    kind: str                        # "patches", "residues" or "atoms"
+    morph: Morph
     decoder: Decoder
-    group: torch.Tensor | None = None   # (N,) long: rigid group of each atom (patches, residues)
-    n_groups: int = 0
-    chi: object = None               # ChiTree for the atoms stage (or None)
-    rotation_scale: float = 0.1
-    shift_scale: float = 1.0
+
+    @property
+    def kind(self) -> str:
+        return self.morph.kind
 
     def move(self, xyz: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """xyz (B, N, 3) Å, decoder output (B, n_out) -> moved (B, N, 3)."""
-        out = out.to(xyz.dtype)
-        if self.kind == "atoms":
-            n = xyz.shape[-2]
-            moved = xyz + 0.1 * out[:, :3 * n].reshape(-1, n, 3)
-            return self.chi.apply(moved, self.rotation_scale * out[:, 3 * n:]) if self.chi is not None else moved
-        g = self.n_groups
-        centre = _group_centres(xyz, self.group, g)
-        rot = self.rotation_scale * out[:, :3 * g].reshape(-1, g, 3)
-        shift = self.shift_scale * out[:, 3 * g:].reshape(-1, g, 3)
-        return move_groups(xyz, self.group, centre, rot, shift)
-
-
-def _group_centres(xyz: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:
-    """(B, G, 3) mean position of each group's atoms."""
-    sums = xyz.new_zeros(*xyz.shape[:-2], n_groups, 3).index_add(-2, group, xyz)
-    counts = torch.bincount(group, minlength=n_groups).to(xyz.dtype)
-    return sums / counts[:, None]
+        return self.morph.move(xyz, out)
 
 
 @dataclass
@@ -83,21 +66,10 @@ class SeriesModel:
 
     def new_stage(self, kind: str, topo, n_patches: int = 64, seed: int = 0, chi_tree=None,
                   hidden: int = 256) -> SeriesStage:
-        """A fresh stage of ``kind`` whose groups come from the current mean model."""
+        """A fresh stage of ``kind`` whose groups come from the base model."""
+        morph = Morph(kind, topo, self.base, n_patches, seed, chi_tree)
         torch.manual_seed(seed)
-        n = self.base.shape[0]
-        if kind == "atoms":
-            n_out = 3 * n + (chi_tree.n if chi_tree is not None else 0)
-            stage = SeriesStage(kind, None, chi=chi_tree)
-        else:
-            x = self.base.detach().cpu().numpy()
-            res_group = (kmeans_patches(topo, x, n_patches, seed) if kind == "patches"
-                         else np.arange(len(topo.residues)))
-            _, group = np.unique(atom_groups(topo, res_group), return_inverse=True)
-            stage = SeriesStage(kind, None, torch.as_tensor(group), int(group.max()) + 1)
-            n_out = 6 * stage.n_groups
-        stage.decoder = Decoder(n_out, n_in=self.latent_dim, hidden=hidden)
-        return stage
+        return SeriesStage(morph, Decoder(morph.n_out, n_in=self.latent_dim, hidden=hidden))
 
     def __call__(self, z: torch.Tensor, stages: list[SeriesStage] | None = None) -> torch.Tensor:
         """Scaled latents (B, d) -> models (B, N, 3) Å through ``stages`` (default: all)."""

@@ -70,6 +70,14 @@ def summarise(table: list[dict]) -> dict:
     return out
 
 
+def write_frames_csv(table: list[dict], path: Path) -> None:
+    """The per-frame table as CSV, written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+
+
 def write_series_outputs(result, latents: np.ndarray, out: Path, table: list[dict], extra: dict) -> None:
     """``series.cif``/``series.pdb`` (one model per latent), ``frames.csv`` and ``metrics.json``."""
     out = Path(out)
@@ -77,10 +85,7 @@ def write_series_outputs(result, latents: np.ndarray, out: Path, table: list[dic
     traj = result.trajectory(latents)
     write_model(traj, out / "series.cif")
     write_model(traj, out / "series.pdb")
-    with atomic_path(out / "frames.csv") as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
+    write_frames_csv(table, out / "frames.csv")
     metrics = {"frames": len(table), "summary": summarise(table), "seconds": result.seconds,
                "steps": [{"name": s.name, "seconds": s.seconds, "notes": s.notes} for s in result.steps],
                "notes": result.notes, **extra}

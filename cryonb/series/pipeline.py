@@ -13,8 +13,6 @@ The result gives a model at any latent: :meth:`SeriesResult.models`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -29,9 +27,9 @@ from ..geometry.library import RestraintLibrary
 from ..geometry.loss import GeometryLoss, GeometryWeights
 from ..refinement.gmm import ModelGMM, b_factors
 from ..refinement.map_score import MapScore
-from ..refinement.pipeline import RefineConfig, _topology_of, check_inputs
+from ..refinement.pipeline import RefineConfig, _topology_of, check_inputs, fingerprint
 from ..refinement.projection import MapProjections
-from ..refinement.stages import GEOMETRY_TERMS, StageConfig, StageResult
+from ..refinement.stages import StageConfig, StageResult, geometry_loss
 from .inputs import SeriesInputs
 from .model import LatentScale, SeriesModel
 from .train import SeriesObjective, smooth_series, train_series_stage
@@ -130,13 +128,14 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
         check_inputs(model, m, resolution, name)
     library = RestraintLibrary()
     topo = _topology_of(model, library)
-    ckpt = SeriesCheckpoints(Path(out_dir) / "checkpoints" if out_dir else None,
-                             series_fingerprint(topo.xyz(model), inputs, resolution, config), resume)
-    start, steps = _start_model(model, inputs, resolution, config, ckpt, topo)
-    x0 = topo.xyz(start)
-    gmm = ModelGMM.from_topology(topo, x0, resolution, b_factors(topo, start))
+    b = b_factors(topo, model)
+    key = fingerprint(topo.xyz(model), inputs.maps, resolution, config, b, inputs.latents)
+    ckpt = SeriesCheckpoints(Path(out_dir) / "checkpoints" if out_dir else None, key, resume)
+    gmm = ModelGMM.from_topology(topo, topo.xyz(model), resolution, b)   # the refined start keeps these B
     scores = [MapScore(MapProjections.compute(m, resolution, config.n_orientations, config.seed + k), gmm)
               for k, m in enumerate(inputs.maps)]
+    start, steps = _start_model(model, inputs, resolution, config, ckpt, topo, scores)
+    x0 = topo.xyz(start)
     series = SeriesModel(torch.as_tensor(x0), LatentScale.fit(inputs.latents))
     z = series.scale(inputs.latents)
     from ..priors import load_priors
@@ -145,7 +144,7 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
         stage = series.new_stage(kind, topo, n_patches, config.seed + k, _chi(topo, kind))
         done = ckpt.load(name, stage)
         if done is None:
-            obj = SeriesObjective(scores, z, _geometry(kind, topo, library, x0, config.weights, priors),
+            obj = SeriesObjective(scores, z, geometry_loss(kind, topo, library, x0, config.weights, priors),
                                   config.latent_noise, cfg.batch, config.seed + 100 * k)
             done = train_series_stage(series, stage, obj, cfg, resolution, progress)
             done.name = name
@@ -173,14 +172,6 @@ def _chi(topo, kind: str):
     return ChiTree(topo) if kind == "atoms" else None
 
 
-def _geometry(kind, topo, library, x0, weights, priors):
-    active = GEOMETRY_TERMS[kind]
-    if not active:
-        return None
-    w = GeometryWeights(**{k: (v if k in active else 0.0) for k, v in weights.as_dict().items()})
-    return GeometryLoss(topo, library, x0, w, priors, refresh_every=0)
-
-
 def _smooth(series, scores, z, topo, library, x0, config, priors, steps, resolution, ckpt, progress):
     weight = next((s.geometry_weight for s in reversed(steps) if s.name == "atoms"), 1.0)
     done = ckpt.load_all("smooth", series)
@@ -195,14 +186,14 @@ def _smooth(series, scores, z, topo, library, x0, config, priors, steps, resolut
     return done
 
 
-def _start_model(model, inputs, resolution, config, ckpt, topo):
+def _start_model(model, inputs, resolution, config, ckpt, topo, scores):
     """The start of the series: the model refined into the map it fits best (or as given)."""
     if not config.refine_start:
         return model, []
     done = ckpt.load_start()
     if done is None:
         from ..refinement.pipeline import refine
-        k = _best_map(model, inputs, resolution, topo)
+        k = _best_map(topo.xyz(model), scores, resolution)
         r = refine(model, inputs.maps[k], resolution, replace(config.start, threads=None), validate=False)
         done = StageResult("start", r.xyz, {}, 0.0, r.seconds,
                            [f"start: single refinement into {inputs.names[k]} (best fit of the input model)"])
@@ -212,28 +203,12 @@ def _start_model(model, inputs, resolution, config, ckpt, topo):
     return st, [done]
 
 
-def _best_map(model, inputs, resolution, topo) -> int:
-    """Index of the map whose projections the model fits best (FRC over 16 orientations)."""
-    x = topo.xyz(model)
-    gmm = ModelGMM.from_topology(topo, x, resolution, b_factors(topo, model))
-    xt = torch.as_tensor(x)
-    values = []
-    for m in inputs.maps:
-        score = MapScore(MapProjections.compute(m, resolution, 16, 0), gmm)
-        with torch.no_grad():
-            values.append(float(score(xt, score.all_orientations(), resolution)))
+def _best_map(xyz: np.ndarray, scores: list, resolution: float) -> int:
+    """Index of the map whose cached projections the model ``xyz`` (N, 3) fits best (all orientations)."""
+    x = torch.as_tensor(xyz)
+    with torch.no_grad():
+        values = [float(s(x, s.all_orientations(), resolution)) for s in scores]
     return int(np.argmin(values))
-
-
-def series_fingerprint(xyz, inputs: SeriesInputs, resolution: float, config: SeriesConfig) -> str:
-    """A hash of model, maps, latents and settings: a resume never mixes runs."""
-    h = hashlib.sha256(np.ascontiguousarray(np.round(xyz, 3)).tobytes())
-    for m in inputs.maps:
-        h.update(m.data.tobytes())
-    h.update(np.ascontiguousarray(inputs.latents).tobytes())
-    settings = {k: v for k, v in config.as_dict().items() if k != "threads"}
-    h.update(json.dumps([resolution, settings], sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
 
 
 class SeriesCheckpoints:

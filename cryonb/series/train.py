@@ -17,7 +17,7 @@ import torch
 
 from ..geometry.loss import GeometryLoss
 from ..refinement.geometry_only import lbfgs_round, round_lengths
-from ..refinement.stages import StageConfig, StageResult, resolution_at
+from ..refinement.stages import StageConfig, StageResult, resolution_at, two_iteration_weight
 from .model import SeriesModel, SeriesStage
 
 
@@ -110,41 +110,22 @@ def _record(history, values, res):
 
 def balance_series(model: SeriesModel, stage: SeriesStage, objective: SeriesObjective,
                    cfg: StageConfig, resolution: float) -> tuple[float, str]:
-    """The seed's weight (map gain / geometry cost over two map-only iterations), on the series.
-
-    Falls back to the gradient-norm ratio when the two-iteration ratio is undefined. The decoder
-    is restored afterwards, so balancing leaves the stage untrained.
-    """
+    """The seed's weight (map gain / geometry cost over two map-only iterations), on the series;
+    the stage's decoder is left untrained (see :func:`~cryonb.refinement.stages.two_iteration_weight`)."""
     if objective.geo is None or stage.kind == "patches":
         return 0.0, "map score only"
     draw, res = objective.draw(), resolution_at(0, cfg, resolution)
     _refresh(objective, model, draw)
     params = list(stage.decoder.parameters())
-    saved = [p.detach().clone() for p in params]
 
     def scores():
         xyz = model(draw["z"])
         return objective.map_score(xyz, draw, res), objective.geometry(xyz.cpu())["geometry"]
 
-    with torch.no_grad():
-        m0, g0 = (float(v) for v in scores())
-    lbfgs_round(params, lambda: scores()[0], 2, tolerance_grad=1e-10)
-    with torch.no_grad():
-        m2, g2 = (float(v) for v in scores())
-        for p, s in zip(params, saved):
-            p.copy_(s)
-    gain, cost = m0 - m2, g2 - g0
-    if gain > 0 and cost > 0:
-        return cfg.geometry_scale * gain / cost, f"map gain {gain:.3g} / geometry cost {cost:.3g}"
-    m, g = scores()
-    gm = torch.autograd.grad(m, params, retain_graph=True)
-    gg = torch.autograd.grad(g, params)
-    ratio = float(_norm(gm) / (_norm(gg) + 1e-30))
-    return cfg.geometry_scale * ratio, f"two-iteration ratio undefined; gradient-norm ratio {ratio:.3g}"
+    def two_steps():
+        lbfgs_round(params, lambda: scores()[0], 2, tolerance_grad=1e-10)
 
-
-def _norm(grads) -> torch.Tensor:
-    return torch.sqrt(sum((g * g).sum() for g in grads))
+    return two_iteration_weight(scores, params, two_steps, cfg.geometry_scale)
 
 
 def trajectory_points(latents: torch.Tensor, n: int, rng: np.random.Generator) -> torch.Tensor:
