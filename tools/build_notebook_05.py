@@ -24,7 +24,7 @@ GMM-DNN refinement (Chen & Ludtke) moves an atomic model into a cryo-EM map with
 a map from the model on a grid:
 
 * **the model as a Gaussian mixture**: one isotropic Gaussian per heavy atom, weighted by its
-  electrons, with a width of 0.225 × the resolution widened by the atom's B-factor;
+  electron scattering factor, with a width of 0.225 × the resolution widened by the atom's B-factor;
 * **Fourier-space projections**: the mixture is projected along a fixed set of orientations
   (`n_orientations`) directly in Fourier space, and each projection is compared with the same
   projection of the map by the **Fourier ring correlation** (FRC) up to the target resolution;

@@ -1,6 +1,7 @@
 """The model as a Gaussian mixture: one isotropic Gaussian per heavy atom.
 
-Amplitude: the atomic number (electrons), so a sulfur weighs more than a carbon; width: the
+Amplitude: the atom's forward electron scattering factor (:func:`electron_amplitudes`), as in a
+cryo-EM potential map (and in maps simulated by :mod:`cryonb.density.simulate`); width: the
 resolution blur ``0.225 x resolution`` Å (the molmap convention also used by
 :mod:`cryonb.density.simulate`), widened per atom by its B-factor above the model's lowest
 (``sigma^2 += (B - B_min) / 8 pi^2``), so a mobile loop weighs in the high-resolution rings as
@@ -20,7 +21,7 @@ from ..density.simulate import SIGMA_PER_RESOLUTION
 
 @dataclass
 class ModelGMM:
-    """xyz: (N, 3) Å start coordinates; amplitude: (N,) electrons; sigma: (N,) Å per atom."""
+    """xyz: (N, 3) Å start coordinates; amplitude: (N,) f_e(0) in Å; sigma: (N,) Å per atom."""
 
     xyz: np.ndarray
     amplitude: np.ndarray
@@ -30,9 +31,9 @@ class ModelGMM:
     def from_topology(cls, topo, xyz: np.ndarray, resolution: float,
                       b_factors: np.ndarray | None = None) -> "ModelGMM":
         """The GMM of the topology's heavy atoms at ``xyz`` (N, 3) Å; ``b_factors`` (N,) Å^2."""
-        z = np.array([gemmi.Element(e).atomic_number for e in topo.atoms.elements], dtype=np.float64)
-        if np.any(z <= 1):
+        if any(gemmi.Element(e).atomic_number <= 1 for e in topo.atoms.elements):
             raise ValueError("the GMM holds heavy atoms only; hydrogens reached it")
+        z = electron_amplitudes(topo.atoms.elements)
         b = np.zeros(len(z)) if b_factors is None else np.asarray(b_factors, dtype=np.float64)
         if b.shape != z.shape or not np.all(np.isfinite(b)):
             raise ValueError(f"b_factors: expected {len(z)} finite values, got shape {b.shape}")
@@ -44,6 +45,13 @@ class ModelGMM:
 
     def sigma_tensor(self, device="cpu", dtype=torch.float32) -> torch.Tensor:
         return torch.as_tensor(self.sigma, device=device, dtype=dtype)
+
+
+def electron_amplitudes(elements) -> np.ndarray:
+    """(N,) forward electron scattering factor f_e(0) (Å) of each element (ITC Table 4.3.2.2,
+    gemmi's ``c4322``): the weight of an atom in a cryo-EM potential map, where O (1.98) weighs
+    less than C (2.51) and S (5.16) about twice C, unlike electron counts."""
+    return np.array([sum(gemmi.Element(e).c4322.a) for e in elements], dtype=np.float64)
 
 
 def b_factors(topo, st: gemmi.Structure) -> np.ndarray:
