@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Sequence
+from typing import Callable, Sequence
 
 import gemmi
 import ipywidgets
@@ -127,6 +127,58 @@ def show_trajectory(st: gemmi.Structure, representation: str = "cartoon",
     box = ipywidgets.VBox([view, slider])
     box.view, box.slider = view, slider
     return box
+
+
+def show_series(st: gemmi.Structure, maps: Sequence[Map] = (), frame_map: Sequence[int] | None = None,
+                sigma: float = 1.5, representation: str = "cartoon",
+                plot: Callable[[int], object] | None = None) -> ipywidgets.VBox:
+    """A model series (multi-model Structure) with a frame slider (:func:`show_trajectory`); with
+    ``maps``, frame k shows ``maps[frame_map[k]]`` (e.g. the map nearest its latent) and hides the rest;
+    with ``plot`` (frame -> matplotlib Figure), the slider also redraws that figure under the view."""
+    if maps and (frame_map is None or len(frame_map) != len(st)):
+        raise ValueError(f"frame_map needs one map index per frame ({len(st)})")
+    box = show_trajectory(st, representation)
+    view = box.view
+    comps = [add_map(view, m, sigma=sigma) for m in maps]
+    if comps:
+        shown = {"map": None}
+
+        def update(change=None):
+            k = int(frame_map[view.frame])
+            if k != shown["map"]:
+                for i, comp in enumerate(comps):
+                    if i == k:
+                        comp.show()
+                    else:
+                        comp.hide()
+                shown["map"] = k
+
+        view.observe(update, names="frame")
+        update()
+    box.maps = comps
+    if plot is not None:
+        box.plot = _frame_plot(view, plot)
+        box.children += (box.plot,)
+    return box
+
+
+def _frame_plot(view: nglview.NGLWidget, plot: Callable[[int], object]) -> ipywidgets.Output:
+    """An Output widget holding ``plot(view.frame)``, redrawn whenever the frame changes."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    out = ipywidgets.Output()
+
+    def redraw(change=None):
+        fig = plot(int(view.frame))
+        with out:
+            out.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    view.observe(redraw, names="frame")
+    redraw()
+    return out
 
 
 def _first_model(st: gemmi.Structure) -> gemmi.Structure:

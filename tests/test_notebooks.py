@@ -12,6 +12,10 @@ SMALL = {
                          "rotamer_components": 8},
     "05_single_refinement": {"resolution": 8.0, "iterations": 10, "polish_steps": 50, "n_orientations": 16,
                              "threads": 1},
+    "06_series_refinement": {"n_maps": 3, "voxel_size": 2.0, "iterations": 6, "patch_iterations": 6,
+                             "smooth_iterations": 4, "batch": 4, "n_orientations": 8, "refine_start": False,
+                             "n_frames": 4, "baseline": True, "baseline_iterations": 4, "baseline_polish_steps": 10,
+                             "threads": 1},
 }
 
 
@@ -43,6 +47,32 @@ def test_quickstart_outputs(tmp_path):
         assert (run / name).stat().st_size > 1024
     config = json.loads((run / "config.json").read_text())
     assert config["simulation"]["resolution"] == 6.0
+
+
+def test_series_notebook_outputs(tmp_path):
+    import csv
+
+    import gemmi
+    out = execute_notebook("06_series_refinement", {**SMALL["06_series_refinement"], "show_3d": False},
+                           run_name="check", runs_root=tmp_path)
+    run = out.parent
+    # 4 latents evenly along [0, 1] snapped to DIMS frames (0, 32, 65, 97) and the 3 maps' (0, 48, 97)
+    rows = list(csv.DictReader(open(run / "frames.csv")))
+    assert [int(round(float(r["latent_0"]) * 97)) for r in rows] == [0, 32, 48, 65, 97]
+    assert [r["map"] != "" for r in rows] == [True, False, True, False, True]
+    series = gemmi.read_structure(str(run / "series.cif"))
+    assert len(series) == 5 and series[0].count_atom_sites() == 1656
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["frames"] == 5 and metrics["resolution"] == 8.0
+    assert {"rama_outliers_pct", "rotamer_outliers_pct", "clashscore", "fsc_average"} <= set(metrics["summary"])
+    assert [s["name"] for s in metrics["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "smooth"]
+    assert set(metrics["ca_rmsd"]) == {"series", "independent + interpolated", "start model"}
+    assert all(len(v["per_frame"]) == 5 for v in metrics["ca_rmsd"].values())
+    for name in ("frames", "calpha_rmsd", "loss_curves"):
+        assert (run / f"{name}.png").stat().st_size > 10_000 and (run / f"{name}.svg").exists()
+    config = json.loads((run / "config.json").read_text())
+    assert config["series"]["refine_start"] is False and config["series"]["smooth_iterations"] == 4
+    assert (run / "summary.txt").read_text().startswith("series of 5 models from 3 maps")
 
 
 def test_prior_fitting_writes_loadable_priors_and_figures(tmp_path):

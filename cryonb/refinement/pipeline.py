@@ -175,6 +175,9 @@ def _rebuild(config: RefineConfig, resolution: float | None) -> bool:
     return bool(config.rebuild_rotamers)
 
 
+SCORE_VERSION = 2   # raise when the map score or GMM changes, so older checkpoints are not resumed
+
+
 def fingerprint(xyz: np.ndarray, m: Map | list[Map] | None, resolution: float | None, config,
                 b: np.ndarray | None = None, extra: np.ndarray | None = None) -> str:
     """A hash of the inputs (model coordinates and B-factors, one map or several, any ``extra``
@@ -188,7 +191,7 @@ def fingerprint(xyz: np.ndarray, m: Map | list[Map] | None, resolution: float | 
     if extra is not None:
         h.update(np.ascontiguousarray(extra, dtype=np.float64).tobytes())
     settings = {k: v for k, v in config.as_dict().items() if k not in ("threads", "device")}
-    h.update(json.dumps([resolution, settings], sort_keys=True, default=str).encode())
+    h.update(json.dumps([resolution, settings, SCORE_VERSION], sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 

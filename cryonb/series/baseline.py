@@ -33,3 +33,18 @@ def interpolate_models(models: np.ndarray, map_latents: np.ndarray, latents: np.
     flat = np.asarray(models, dtype=np.float64).reshape(len(models), -1)
     out = np.stack([np.interp(s, s_maps, flat[:, j]) for j in range(flat.shape[1])], axis=1)
     return out.reshape(len(s), *models.shape[1:])
+
+
+def refine_independently(model, maps, resolution: float, config=None, progress: bool = False) -> list:
+    """One single refinement of ``model`` into each map (``cryonb.refine``, no validation), the map's
+    index as seed; returns the RefineResults, whose ``xyz`` (N, 3) go to :func:`interpolate_models`."""
+    from dataclasses import replace
+
+    from ..refinement.pipeline import RefineConfig, refine
+    config = config or RefineConfig()
+    results = []
+    for k, m in enumerate(maps):
+        results.append(refine(model, m, resolution, replace(config, seed=config.seed + k), validate=False))
+        if progress:
+            print(f"  independent refinement {k + 1}/{len(maps)}: {results[-1].seconds:.0f} s", flush=True)
+    return results

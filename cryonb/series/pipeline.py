@@ -62,6 +62,7 @@ class SeriesConfig:
     start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500))
     weights: GeometryWeights = field(default_factory=GeometryWeights)
     smooth_weights: GeometryWeights | None = None   # None: the single-refinement polish weights
+    smooth_map_weight: float | None = None   # map score weight against those; None: the polish's (start)
     seed: int = 0
     threads: int | None = None
 
@@ -153,7 +154,7 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
             series.stages.append(stage)
         steps.append(done)
     if config.smooth_iterations:
-        steps.append(_smooth(series, scores, z, topo, library, x0, config, priors, steps, resolution, ckpt,
+        steps.append(_smooth(series, scores, z, topo, library, x0, config, priors, resolution, ckpt,
                              progress))
     notes = list(topo.notes) + [n for s in steps for n in s.notes]
     return SeriesResult(series, topo, start, inputs, resolution, steps, time.perf_counter() - t0, notes)
@@ -172,12 +173,16 @@ def _chi(topo, kind: str):
     return ChiTree(topo) if kind == "atoms" else None
 
 
-def _smooth(series, scores, z, topo, library, x0, config, priors, steps, resolution, ckpt, progress):
-    weight = next((s.geometry_weight for s in reversed(steps) if s.name == "atoms"), 1.0)
+def _smooth(series, scores, z, topo, library, x0, config, priors, resolution, ckpt, progress):
+    """Every decoder trained with the single-refinement polish's balance of map and geometry: an
+    all-atom fit that moves toward the map where the stages' balanced weights had stopped."""
+    from ..refinement.pipeline import POLISH_WEIGHTS
+    from ..refinement.steps import polish_map_weight
+    map_weight = config.smooth_map_weight or polish_map_weight(config.start, resolution)
+    weight = 1.0 / map_weight
     done = ckpt.load_all("smooth", series)
     if done is not None:
         return done
-    from ..refinement.pipeline import POLISH_WEIGHTS
     geo = GeometryLoss(topo, library, x0, config.smooth_weights or POLISH_WEIGHTS, priors, refresh_every=0)
     obj = SeriesObjective(scores, z, geo, config.latent_noise, 16, config.seed + 999)
     done = smooth_series(series, obj, config.smooth_iterations, resolution, weight, config.smooth_between,
