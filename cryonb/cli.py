@@ -9,7 +9,7 @@ import sys
 
 from .errors import CryonbError
 
-COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook"]
+COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "predict-ca"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,221 @@
+"""Training the C-alpha network: weighted cross-entropy on random patches, validated each epoch.
+
+The seed's recipe: cross-entropy with class weights 1 : 50 (background : C-alpha), Adam with
+learning rate 5e-4, dropout 0.2, batch 1; the kept weights are those of the epoch with the best
+mean validation CRscore. Each step draws fresh samples from a generator seeded by (seed, step) and
+seeds dropout the same way, so a run resumed from its checkpoint continues exactly as an
+uninterrupted one would. Each epoch ends with a validation pass over whole maps (sliding
+windows): loss, CRscore, recall and precision, then an atomic checkpoint in the run folder:
+
+  checkpoint.pt   model, optimizer, history, epoch, wall time and the best weights so far
+  weights.pt      at the end: the best weights with the training record (:mod:`.weights`)
+"""
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..atomic import atomic_path
+from ..errors import CryonbError
+from .dataset import DataConfig, DataSplit, Sample, evaluation_samples, load_structure, training_batch
+from .evaluate import evaluate_sample
+from .network import NetworkConfig, ResidualNetwork, count_parameters
+from .weights import save_weights
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and validation settings (patch and window in voxels)."""
+
+    epochs: int = 100
+    steps_per_epoch: int = 50
+    batch: int = 1                                   # the seed's batch size
+    patch: int = 48                                  # training patch edge: 72 Å at 1.5 Å voxels
+    learning_rate: float = 5e-4
+    class_weights: tuple[float, float] = (1.0, 50.0)   # background, C-alpha
+    validation_resolutions: tuple[float, ...] = (3.0, 5.0, 8.0)
+    window: int = 64                                 # sliding window of the validation maps
+    overlap: int = 16
+    device: str = "auto"
+    seed: int = 0
+    threads: int | None = None                       # torch CPU threads (None: leave as is)
+    time_limit: float | None = None                  # seconds: no epoch starts that would end past it
+
+
+@dataclass
+class TrainResult:
+    """The best network (eval mode), per-epoch history and the record stored with the weights."""
+
+    network: ResidualNetwork
+    history: dict[str, list[float]]
+    record: dict = field(default_factory=dict)
+
+
+def train_network(split: DataSplit, out_dir: str | Path, network: NetworkConfig | None = None,
+                  data: DataConfig | None = None, config: TrainConfig | None = None,
+                  resume: bool = False, progress: bool = False) -> TrainResult:
+    """Train on ``split.train``, validate on ``split.val`` each epoch; outputs in ``out_dir``.
+
+    resume: continue from ``out_dir/checkpoint.pt`` (same settings; more epochs or time allowed).
+    Stops after ``config.epochs`` epochs, or earlier when the next would pass ``config.time_limit``.
+    """
+    from ..refinement.pipeline import resolve_device
+
+    network, data, config = network or NetworkConfig(), data or DataConfig(), config or TrainConfig()
+    if config.epochs < 1 or config.steps_per_epoch < 1 or config.batch < 1:
+        raise ValueError(f"epochs, steps_per_epoch and batch must be >= 1: {config}")
+    out = Path(out_dir)
+    device = resolve_device(config.device)
+    previous_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        torch.manual_seed(config.seed)                               # initial weights
+        net = ResidualNetwork(network).to(device)
+        opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+        key = _settings(split, network, data, config)
+        state = _resume(out / "checkpoint.pt", key, net, opt, device) if resume else _fresh(out)
+        structures = {name: load_structure(name) for name in split.train}
+        val = evaluation_samples(split.val, data, config.validation_resolutions, seed=config.seed + 1)
+        weights = torch.tensor(config.class_weights, dtype=torch.float32, device=device)
+        for epoch in range(state["epoch"], config.epochs):
+            if _out_of_time(state, config.time_limit):
+                break
+            t0 = time.perf_counter()
+            losses = [train_step(net, opt, structures, data, config, weights, step)
+                      for step in _steps(epoch, config, progress)]
+            metrics = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+                       **validate(net, val, config)}
+            _update(state, metrics, net, time.perf_counter() - t0)
+            _save_checkpoint(out / "checkpoint.pt", state, key, net, opt)
+        net.load_state_dict(state["best"]["model"])
+        record = _record(key, state, net, device)
+        save_weights(out / "weights.pt", net, data.voxel_size, record)
+        return TrainResult(net.eval(), state["history"], record)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, structures: dict, data: DataConfig,
+               config: TrainConfig, weights: torch.Tensor, step: int) -> float:
+    """One Adam step on a fresh batch drawn for ``step``; returns the weighted cross-entropy."""
+    rng = np.random.default_rng([config.seed, step])
+    x, y = training_batch(structures, data, config.patch, config.batch, rng)
+    device = weights.device
+    torch.manual_seed(config.seed * 1_000_003 + step)            # dropout, reproducible per step
+    net.train()
+    scores = net(torch.from_numpy(x).to(device))
+    loss = F.cross_entropy(scores, torch.from_numpy(y).to(device), weight=weights)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+def validate(net: ResidualNetwork, samples: list[Sample], config: TrainConfig) -> dict[str, float]:
+    """Means over whole validation maps of :func:`~cryonb.cnn.evaluate.evaluate_sample`'s scores.
+
+    Keys: val_loss, val_crscore, val_recall, val_precision, and val_crscore_<R>A per resolution.
+    """
+    rows = [evaluate_sample(net, s, config.class_weights, config.window, config.overlap) for s in samples]
+    if not rows:
+        return {}
+    keys = ("loss", "crscore", "recall", "precision")
+    out = {f"val_{k}": float(np.mean([r[k] for r in rows])) for k in keys}
+    for res in sorted({r["resolution"] for r in rows}):
+        out[f"val_crscore_{res:g}A"] = float(np.mean([r["crscore"] for r in rows if r["resolution"] == res]))
+    return out
+
+
+# ----------------------------------------------------------------------------- bookkeeping
+def _steps(epoch: int, config: TrainConfig, progress: bool):
+    steps = range(epoch * config.steps_per_epoch, (epoch + 1) * config.steps_per_epoch)
+    if progress:
+        from tqdm.auto import tqdm
+        steps = tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step", leave=False)
+    return steps
+
+
+def _settings(split, network, data, config) -> dict:
+    """Everything that fixes the run's results; a resume must match it (not epochs, time or device)."""
+    free = ("epochs", "device", "threads", "time_limit")
+    training = {k: v for k, v in asdict(config).items() if k not in free}
+    return {"network": network.as_dict(), "data": data.as_dict(), "training": training,
+            "split": split.as_dict()}
+
+
+def _out_of_time(state: dict, limit: float | None) -> bool:
+    """True when another epoch of the mean length so far would end past ``limit`` seconds."""
+    done = state["epoch"]
+    return bool(limit) and done > 0 and state["seconds"] * (done + 1) / done > limit
+
+
+def _fresh(out: Path) -> dict:
+    if (out / "checkpoint.pt").exists():
+        raise CryonbError(out, "holds a checkpoint of an earlier run: resume it, or choose a new folder")
+    return {"epoch": 0, "history": {}, "seconds": 0.0, "best": None}
+
+
+def _resume(path: Path, key: dict, net, opt, device) -> dict:
+    if not path.is_file():
+        raise CryonbError(path, "nothing to resume: no checkpoint")
+    saved = torch.load(path, map_location=device, weights_only=True)
+    if saved["settings"] != _plain(key):
+        raise CryonbError(path, "the checkpoint was made with other settings; resume with the same "
+                                "network, data, training settings and split (only epochs may grow)")
+    net.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["optimizer"])
+    return {k: saved[k] for k in ("epoch", "history", "seconds", "best")}
+
+
+def _update(state: dict, metrics: dict, net, seconds: float) -> None:
+    """Append the epoch's metrics; keep a copy of the weights when validation CRscore is best."""
+    for k, v in metrics.items():
+        state["history"].setdefault(k, []).append(v)
+    state["epoch"] = metrics["epoch"]
+    state["seconds"] += seconds
+    score = metrics.get("val_crscore", float(metrics["epoch"]))   # no validation: keep the latest
+    if state["best"] is None or score > state["best"]["score"]:
+        model = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        state["best"] = {"epoch": metrics["epoch"], "score": score, "model": model}
+
+
+def _save_checkpoint(path: Path, state: dict, key: dict, net, opt) -> None:
+    payload = {**state, "settings": _plain(key), "model": net.state_dict(), "optimizer": opt.state_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _record(key: dict, state: dict, net, device: torch.device) -> dict:
+    """What ships with the weights: settings, split, wall time, device, history, best epoch."""
+    return {**_plain(key), "epochs": state["epoch"], "seconds": state["seconds"],
+            "best_epoch": state["best"]["epoch"], "history": state["history"],
+            "n_parameters": count_parameters(net), "device": _device_name(device),
+            "threads": torch.get_num_threads(), "torch": str(torch.__version__),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _plain(value):
+    """Tuples to lists, recursively, so settings compare equal after a save and load."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"cpu: {model}"

@@ -1,0 +1,95 @@
+"""Predict C-alpha atoms in a map with the trained 3D residual network (CR-I-TASSER's first stage).
+
+The network gives a C-alpha probability for every voxel (sliding windows over the whole map, on
+the network's voxel size); the seed's greedy picking turns it into atoms: highest probability
+first, 3.3 Å apart, at least --length atoms and up to 1.2 x length while the next is above 0.9.
+The atoms are written as chain A, residues UNK numbered in picking order, B-factor = 100 x
+probability (PDB or mmCIF by the suffix of --out, written atomically; inputs are never modified).
+
+Examples: cryonb predict-ca --map emd.mrc --resolution 3.4 --length 214 --out ca.pdb
+          cryonb predict-ca --map emd.mrc --resolution 6 --length 300 --out ca.cif --threads 2 \\
+                 --weights my_weights.pt --probability-map prob.mrc
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CryonbError
+from ..io import MODEL_SUFFIXES
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--map", required=True, metavar="FILE", help="density map (MRC/CCP4)")
+    p.add_argument("--resolution", type=float, required=True, metavar="Å",
+                   help="map resolution in Å (not finer than the map's Nyquist limit)")
+    p.add_argument("--length", type=int, required=True, metavar="L",
+                   help="sequence length: the number of C-alpha atoms to place at least")
+    p.add_argument("--out", required=True, metavar="FILE", help="output model (.pdb or .cif)")
+    p.add_argument("--weights", metavar="FILE",
+                   help="trained network (default: the weights shipped in cryonb/data/cnn/weights.pt)")
+    p.add_argument("--window", type=int, default=64, metavar="N",
+                   help="sliding-window edge in voxels (default 64)")
+    p.add_argument("--overlap", type=int, default=16, metavar="N",
+                   help="overlap of neighbouring windows in voxels (default 16)")
+    p.add_argument("--batch", type=int, default=2, metavar="N", help="windows per network pass (default 2)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="torch device (default auto)")
+    p.add_argument("--probability-map", metavar="FILE", help="also write the C-alpha probability map (MRC)")
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..cnn.inference import predict_probability
+    from ..cnn.peaks import ca_structure, pick_atoms
+    from ..cnn.weights import load_weights
+    from ..io import read_map, write_map, write_model
+    from ..refinement.pipeline import resolve_device
+
+    _check_options(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    net, info = load_weights(args.weights, resolve_device(args.device))
+    m = read_map(args.map)
+    nyquist = 2 * float(m.voxel_size.max())
+    if args.resolution < nyquist * 0.99:
+        raise CryonbError(args.map, f"--resolution {args.resolution} Å is finer than the map's Nyquist "
+                                    f"limit ({nyquist:.2f} Å for {m.voxel_size.max():.3f} Å voxels)")
+    t0 = time.perf_counter()
+    prob = predict_probability(net, m, info["voxel_size"], args.window, args.overlap, args.batch)
+    peaks = pick_atoms(prob, args.length)
+    write_model(ca_structure(peaks), args.out)
+    if args.probability_map:
+        write_map(prob, args.probability_map)
+    print(f"wrote {args.out}: {len(peaks.xyz)} C-alpha atoms for length {args.length} "
+          f"(probability {_range(peaks.value)}), {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.resolution <= 0:
+        raise CryonbError(args.map, f"--resolution must be > 0 Å, got {args.resolution}")
+    if args.length < 1:
+        raise CryonbError(None, f"--length must be >= 1 (the sequence length), got {args.length}")
+    for name in ("window", "batch", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise CryonbError(None, f"--{name.replace('_', '-')} must be >= 1")
+    if not 0 <= args.overlap < args.window:
+        raise CryonbError(None, f"--overlap must be >= 0 and smaller than --window ({args.window})")
+    if Path(args.out).suffix.lower() not in MODEL_SUFFIXES:
+        raise CryonbError(args.out, f"unknown model format; use one of {', '.join(MODEL_SUFFIXES)}")
+    outputs = [args.out] + ([args.probability_map] if args.probability_map else [])
+    for out in outputs:
+        if Path(out).resolve() == Path(args.map).resolve():
+            raise CryonbError(out, "is the input map; choose another output file")
+    if args.probability_map and Path(args.probability_map).resolve() == Path(args.out).resolve():
+        raise CryonbError(args.out, "--out and --probability-map name the same file")
+
+
+def _range(values: np.ndarray) -> str:
+    return f"{values.min():.2f}-{values.max():.2f}" if len(values) else "none"
