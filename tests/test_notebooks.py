@@ -13,7 +13,8 @@ SMALL = {
     "05_single_refinement": {"resolution": 8.0, "iterations": 10, "polish_steps": 50, "n_orientations": 16,
                              "threads": 1},
     "06_series_refinement": {"n_maps": 3, "voxel_size": 2.0, "iterations": 6, "patch_iterations": 6,
-                             "smooth_iterations": 4, "batch": 4, "n_orientations": 8, "refine_start": False,
+                             "fit_iterations": 4, "smooth_iterations": 4, "batch": 4, "n_orientations": 8,
+                             "refine_start": False,
                              "n_frames": 4, "baseline": True, "baseline_iterations": 4, "baseline_polish_steps": 10,
                              "threads": 1},
 }
@@ -65,7 +66,7 @@ def test_series_notebook_outputs(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["frames"] == 5 and metrics["resolution"] == 8.0
     assert {"rama_outliers_pct", "rotamer_outliers_pct", "clashscore", "fsc_average"} <= set(metrics["summary"])
-    assert [s["name"] for s in metrics["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "smooth"]
+    assert [s["name"] for s in metrics["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "fit", "smooth"]
     assert set(metrics["ca_rmsd"]) == {"series", "independent + interpolated", "start model"}
     assert all(len(v["per_frame"]) == 5 for v in metrics["ca_rmsd"].values())
     for name in ("frames", "calpha_rmsd", "loss_curves"):

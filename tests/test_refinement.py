@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 
+import gemmi
 import numpy as np
 import pytest
 import torch
@@ -114,13 +115,34 @@ def test_map_projections_agree_with_gmm_of_the_same_model(adk_closed, adk_open):
     frc = {}
     for name, st in (("closed", adk_closed), ("open", opened)):
         gmm = ModelGMM.from_topology(topo, topo.xyz(st), sim.resolution)
-        model = gmm_projections(torch.as_tensor(gmm.xyz), torch.as_tensor(gmm.amplitude), gmm.sigma,
+        z = torch.as_tensor([gemmi.Element(e).atomic_number for e in topo.atoms.elements], dtype=torch.float64)
+        model = gmm_projections(torch.as_tensor(gmm.xyz), z, gmm.sigma,   # the "gaussian" map weighs by Z
                                 torch.as_tensor(proj.rotations), torch.as_tensor(proj.centre), proj.grid)
         frc[name] = frc_per_ring(model, target, torch.as_tensor(proj.grid.ring),
                                  proj.grid.n_rings).numpy()[:, rings]
     assert proj.grid.ring_resolution()[rings[-1]] >= resolution - 1e-6
     assert frc["closed"][:, :-1].min() > 0.99 and frc["closed"][:, -1].min() > 0.9
     assert frc["open"].mean() < frc["closed"].mean() - 0.3
+
+
+def test_frc_rings_stop_inside_the_resolution_limit():
+    """No kept ring reaches past the limit: a ring centred on it is left out (its outer half lies
+    where a map filtered at that resolution has no signal)."""
+    from cryonb.refinement.projection import FourierGrid
+    grid = FourierGrid.build(pixel=2.0, size=40, resolution=8.0)     # ring 10 is centred on 8 Å
+    rings = grid.rings_between(100.0, 8.0)
+    assert rings.max() == 9 and rings.min() == 1
+    outer = grid.size * grid.pixel / (rings + 0.5)
+    assert outer.min() >= 8.0
+    assert list(grid.rings_between(100.0, 7.6)) == list(range(1, 11))   # 80 / 10.5 = 7.62 Å
+
+
+def test_gmm_weighs_atoms_by_electron_scattering_factor(adk_closed):
+    topo = build_topology(adk_closed, warn=False)
+    gmm = ModelGMM.from_topology(topo, topo.xyz(adk_closed), 4.0)
+    weight = {e: gmm.amplitude[topo.atoms.elements == e][0] for e in ("C", "N", "O", "S")}
+    assert weight["O"] < weight["N"] < weight["C"] < weight["S"]          # unlike electron counts
+    assert abs(weight["C"] - 2.51) < 0.01 and abs(weight["S"] / weight["C"] - 2.06) < 0.02
 
 
 # ----------------------------------------------------------------------------- rigid groups

@@ -47,8 +47,8 @@ def test_series_command_runs_a_cryodrgn_style_input_end_to_end_and_resumes(cryod
     run = tmp_path / "run"
     argv = ["series", "--maps", str(root / "vols"), "--latent", str(root / "z.pkl"), "--model",
             str(root / "closed.pdb"), "--resolution", "8", "--eval-latent", str(root / "eval.txt"),
-            "--out", str(run), "--iterations", "4", "--smooth-iterations", "4", "--no-refine-start",
-            "--threads", "1"]
+            "--out", str(run), "--iterations", "4", "--fit-iterations", "4", "--smooth-iterations", "4",
+            "--no-refine-start", "--threads", "1"]
     assert cli.main(argv) == 0
     series = gemmi.read_structure(str(run / "series.cif"))
     assert len(series) == 5 and series[0].count_atom_sites() == adk_closed_atoms(root)
@@ -64,7 +64,7 @@ def test_series_command_runs_a_cryodrgn_style_input_end_to_end_and_resumes(cryod
     assert float(rows[0]["fsc_average"]) > closed_in_open + 0.05
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["frames"] == 5 and metrics["latent_source"] == "cryodrgn"
-    assert {"patches_coarse", "patches", "residues", "atoms", "smooth"} <= {s["name"] for s in metrics["steps"]}
+    assert [s["name"] for s in metrics["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "fit", "smooth"]
     assert stamp == {p: p.read_bytes() for p in stamp}                           # inputs untouched
     first = np.array([c.atom.pos.tolist() for c in series[2].all()])
     (run / "series.cif").unlink()

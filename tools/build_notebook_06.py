@@ -32,9 +32,12 @@ series) turns them into a **continuous series of atomic models**, one at any poi
   random noise** (as in a variational autoencoder), so the models change smoothly between the
   latents the maps sit at. Each map is scored by the FRC of its own cached projections, all maps at
   once, and each new decoder is trained on top of the ones before it, stage by stage;
-* **smoothing**: final rounds train all the decoders together, with the geometry scored also at
-  latents drawn **uniformly along the trajectory**, so frames between the maps get as clean a geometry as the maps' own (the
-  seed's Fig. 3B: Ramachandran, rotamer outliers and clashscore for every frame of the series).
+* **joint fit and smoothing**: final rounds train all the decoders together, all atoms against
+  every map with the single-refinement polish's geometry (`fit`: map weight ×10, where the stages
+  had left the models short of the maps at low resolution; `smooth`: the polish's own balance),
+  with the geometry scored also at latents drawn **uniformly along the trajectory**, so frames
+  between the maps get as clean a geometry as the maps' own (the seed's Fig. 3B: Ramachandran,
+  rotamer outliers and clashscore for every frame of the series).
 
 By default this notebook refines the bundled example: adenylate kinase along the **DIMS closed →
 open trajectory** (98 frames, all superposed by the CORE domain). `n_maps` maps are simulated at
@@ -61,7 +64,8 @@ eval_latent = ""             # latents to write models at (file); "": bundled: a
 n_frames = None              # N: N latents evenly along a 1-D latent, plus the maps' own (instead of the above)
 iterations = None            # None: SeriesConfig's defaults, else an int (residues and atoms stages)
 patch_iterations = None      # each patch stage
-smooth_iterations = None     # geometry smoothing along the trajectory (0: none)
+fit_iterations = None        # joint all-atom fit of every decoder to every map (0: none)
+smooth_iterations = None     # joint smoothing at the polish's balance, geometry along the trajectory (0: none)
 batch = None                 # projections per map per round
 n_orientations = None        # cached projections per map
 refine_start = True          # refine the start model into the map it fits best first
@@ -107,7 +111,8 @@ evaluate, truth_index = figures.evaluation_latents(inputs.latents, read_latents(
                                                    n_frames, case.frame_latents if bundled else None)
 truth = case.frames[truth_index] if bundled and model in ("", "adk_closed") else None   # true model per latent
 
-settings = {"iterations": iterations, "patch_iterations": patch_iterations, "smooth_iterations": smooth_iterations,
+settings = {"iterations": iterations, "patch_iterations": patch_iterations, "fit_iterations": fit_iterations,
+            "smooth_iterations": smooth_iterations,
             "batch": batch, "n_orientations": n_orientations, "threads": threads}
 config = SeriesConfig(refine_start=refine_start, seed=seed, **{k: v for k, v in settings.items() if v is not None})
 runs.write_json({"maps": maps or f"bundled: adk_dims_series({resolution}, n_maps={n_maps}, snr={snr}, "
@@ -127,7 +132,7 @@ print(f"run folder: {run}")
 TRAIN_MD = r"""
 ## Refine the series
 `refine_series` runs the steps in order (`start`, `patches_coarse`, `patches`, `residues`, `atoms`,
-`smooth`) on every map at once, checkpointing the decoders of each finished step in the run folder;
+`fit`, `smooth`) on every map at once, checkpointing the decoders of each finished step in the run folder;
 `resume=True` continues an interrupted run. The default bundled run takes several minutes on two
 CPU threads.
 """
@@ -154,7 +159,7 @@ print("\n".join(result.notes))
 LOSS_MD = r"""
 ## Loss curves
 Per step, after every round: the map score (1 − FRC averaged over all maps, blue) and the geometry
-loss (red). In `smooth` the geometry is also scored at latents between the maps.
+loss (red). In `fit` and `smooth` the geometry is also scored at latents between the maps.
 """
 
 LOSS = r"""

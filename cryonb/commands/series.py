@@ -19,10 +19,12 @@ import sys
 from pathlib import Path
 
 from ..errors import CryonbError
+from ..series import defaults
 from . import run_folder
 
-SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "smooth_iterations",
-         "seed", "threads", "refine_start"]
+SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "fit_iterations",
+         "smooth_iterations", "seed", "threads", "refine_start"]
+
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -34,8 +36,13 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="run folder")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="DIR",
                    help="continue a run: `--out DIR --resume` or `--resume DIR`")
-    p.add_argument("--iterations", type=int, metavar="N", help="iterations of every decoder stage (default: 300 per patch stage, 200 residues/atoms)")
-    p.add_argument("--smooth-iterations", type=int, metavar="N", help="joint smoothing iterations (default 200)")
+    p.add_argument("--iterations", type=int, metavar="N",
+                   help=f"iterations of every decoder stage (default: {defaults.PATCH_ITERATIONS} per patch "
+                        f"stage, {defaults.ITERATIONS} residues/atoms)")
+    p.add_argument("--fit-iterations", type=int, metavar="N",
+                   help=f"joint all-atom fit iterations (default {defaults.FIT_ITERATIONS})")
+    p.add_argument("--smooth-iterations", type=int, metavar="N",
+                   help=f"joint smoothing iterations (default {defaults.SMOOTH_ITERATIONS})")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
     p.add_argument("--no-refine-start", dest="refine_start", action="store_const", const=False,
@@ -60,9 +67,10 @@ def main(args: argparse.Namespace) -> int:
     if evaluate.shape[1] != inputs.latents.shape[1]:
         raise CryonbError(args.eval_latent, f"latents of dimension {evaluate.shape[1]}, the maps' are "
                                             f"{inputs.latents.shape[1]}")
-    config = SeriesConfig(iterations=args.iterations or 200, patch_iterations=args.iterations or 300,
-                          smooth_iterations=_given(args.smooth_iterations, 200),
-                          seed=args.seed or 0, threads=args.threads, refine_start=args.refine_start is not False)
+    given = {"iterations": args.iterations, "patch_iterations": args.iterations,
+             "fit_iterations": args.fit_iterations, "smooth_iterations": args.smooth_iterations}
+    config = SeriesConfig(seed=args.seed or 0, threads=args.threads, refine_start=args.refine_start is not False,
+                          **{k: v for k, v in given.items() if v is not None})
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
         write_json({k: _absolute(getattr(args, k)) if k in PATHS else getattr(args, k) for k in SAVED},
@@ -90,10 +98,6 @@ def _absolute(value):
     if isinstance(value, list):
         return [str(Path(v).resolve()) for v in value]
     return str(Path(value).resolve())
-
-
-def _given(value, default):
-    return default if value is None else value
 
 
 def _fill(args, out: Path, resume: bool) -> None:

@@ -6,8 +6,11 @@ Steps, each checkpointed (decoder weights) in ``out_dir/checkpoints`` when a fol
    series from a refined single model), unless ``refine_start=False``;
 1. ``patches_coarse``, ``patches``, ``residues``, ``atoms``: conditional decoders trained on every
    map at once (:mod:`cryonb.series.train`), each on top of the stages before it;
-2. ``smooth``: every decoder trained jointly with geometry also at latents drawn along the
-   trajectory, so frames between the maps are as clean as the maps' own.
+2. ``fit``: every decoder trained jointly, all atoms against every map (map weight 10 x the
+   single-refinement polish's, polish geometry), geometry also at latents drawn along the
+   trajectory; the stages' balanced weights leave models short of the maps at low resolution;
+3. ``smooth``: the same at the polish's own balance, so frames between the maps are as clean as
+   the maps' own.
 
 The result gives a model at any latent: :meth:`SeriesResult.models`.
 """
@@ -30,13 +33,14 @@ from ..refinement.map_score import MapScore
 from ..refinement.pipeline import RefineConfig, _topology_of, check_inputs, fingerprint
 from ..refinement.projection import MapProjections
 from ..refinement.stages import StageConfig, StageResult, geometry_loss
+from . import defaults
 from .inputs import SeriesInputs
 from .model import LatentScale, SeriesModel
 from .train import SeriesObjective, smooth_series, train_series_stage
 
 
-def series_stages(resolution: float, iterations: int = 200, patch_iterations: int = 300,
-                  batch: int = 16) -> dict[str, StageConfig]:
+def series_stages(resolution: float, iterations: int = defaults.ITERATIONS,
+                  patch_iterations: int = defaults.PATCH_ITERATIONS, batch: int = 16) -> dict[str, StageConfig]:
     """Stage settings of a series run: the single-refinement ladder (projections per map: batch)."""
     return {"patches_coarse": StageConfig(iterations=patch_iterations, batch=batch, ramp=0.7,
                                           start_resolution=max(40.0, 4 * resolution)),
@@ -50,19 +54,21 @@ class SeriesConfig:
     """Settings of a series refinement (lengths in Å, latent noise in scaled latent units)."""
 
     stages: tuple[str, ...] = ("patches", "residues", "atoms")
-    iterations: int = 200                # residues and atoms stages
-    patch_iterations: int = 300          # each patch stage (map score only, cheap)
+    iterations: int = defaults.ITERATIONS              # residues and atoms stages
+    patch_iterations: int = defaults.PATCH_ITERATIONS  # each patch stage (map score only, cheap)
     batch: int = 16                      # projections per map per round
     n_patches: int = 32                  # n_patches // 8 coarse patches first (64 overfit at 8 Å)
-    smooth_iterations: int = 200
-    smooth_between: int = 8              # latents drawn along the trajectory per smoothing round
+    fit_iterations: int = defaults.FIT_ITERATIONS      # joint all-atom fit, map weight fit_map_factor x polish's
+    fit_map_factor: float = 10.0
+    smooth_iterations: int = defaults.SMOOTH_ITERATIONS  # then joint smoothing at the polish's map weight
+    smooth_between: int = 16             # latents drawn along the trajectory per joint round
     latent_noise: float = 0.02
     n_orientations: int = 48             # cached projections per map
     refine_start: bool = True
     start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500))
     weights: GeometryWeights = field(default_factory=GeometryWeights)
     smooth_weights: GeometryWeights | None = None   # None: the single-refinement polish weights
-    smooth_map_weight: float | None = None   # map score weight against those; None: the polish's (start)
+    smooth_map_weight: float | None = None   # map weight of smoothing; None: the polish's (``start``)
     seed: int = 0
     threads: int | None = None
 
@@ -153,9 +159,9 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
         else:
             series.stages.append(stage)
         steps.append(done)
-    if config.smooth_iterations:
-        steps.append(_smooth(series, scores, z, topo, library, x0, config, priors, resolution, ckpt,
-                             progress))
+    for name, iterations, map_weight in _joint_steps(config, resolution):
+        steps.append(_joint(name, iterations, map_weight, series, scores, z, topo, library, x0, config, priors,
+                            resolution, ckpt, progress))
     notes = list(topo.notes) + [n for s in steps for n in s.notes]
     return SeriesResult(series, topo, start, inputs, resolution, steps, time.perf_counter() - t0, notes)
 
@@ -173,21 +179,29 @@ def _chi(topo, kind: str):
     return ChiTree(topo) if kind == "atoms" else None
 
 
-def _smooth(series, scores, z, topo, library, x0, config, priors, resolution, ckpt, progress):
-    """Every decoder trained with the single-refinement polish's balance of map and geometry: an
-    all-atom fit that moves toward the map where the stages' balanced weights had stopped."""
-    from ..refinement.pipeline import POLISH_WEIGHTS
+def _joint_steps(config: SeriesConfig, resolution: float) -> list[tuple[str, int, float]]:
+    """(name, iterations, map weight) of the joint steps after the stages: ``fit`` (map weight
+    ``fit_map_factor`` x the single-refinement polish's) then ``smooth`` (the polish's own balance)."""
     from ..refinement.steps import polish_map_weight
-    map_weight = config.smooth_map_weight or polish_map_weight(config.start, resolution)
-    weight = 1.0 / map_weight
-    done = ckpt.load_all("smooth", series)
+    polish = config.smooth_map_weight or polish_map_weight(config.start, resolution)
+    return [(name, n, w) for name, n, w in (("fit", config.fit_iterations, config.fit_map_factor * polish),
+                                            ("smooth", config.smooth_iterations, polish)) if n > 0]
+
+
+def _joint(name, iterations, map_weight, series, scores, z, topo, library, x0, config, priors, resolution,
+           ckpt, progress):
+    """Every decoder trained at once against the polish geometry weights and the map score x
+    ``map_weight``; geometry also at latents drawn along the trajectory between the maps."""
+    from ..refinement.pipeline import POLISH_WEIGHTS
+    done = ckpt.load_all(name, series)
     if done is not None:
         return done
     geo = GeometryLoss(topo, library, x0, config.smooth_weights or POLISH_WEIGHTS, priors, refresh_every=0)
-    obj = SeriesObjective(scores, z, geo, config.latent_noise, 16, config.seed + 999)
-    done = smooth_series(series, obj, config.smooth_iterations, resolution, weight, config.smooth_between,
+    obj = SeriesObjective(scores, z, geo, config.latent_noise, 16, config.seed + 999 + len(name))
+    done = smooth_series(series, obj, iterations, resolution, 1.0 / map_weight, config.smooth_between,
                          progress=progress)
-    ckpt.save_all("smooth", series, done)
+    done.name = name
+    ckpt.save_all(name, series, done)
     return done
 
 

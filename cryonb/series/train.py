@@ -165,5 +165,5 @@ def smooth_series(model: SeriesModel, objective: SeriesObjective, iterations: in
         with torch.no_grad():
             _, values = loss()
         _record(history, values, resolution)
-    note = f"smooth: geometry weight {geometry_weight:.3g} at the maps and {n_between} latents between"
+    note = f"joint: geometry weight {geometry_weight:.3g} at the maps and {n_between} latents between"
     return StageResult("smooth", np.zeros((0, 3)), history, geometry_weight, time.perf_counter() - t0, [note])
