@@ -6,7 +6,7 @@ scored against the DIMS frames (C-alpha RMSD, no superposition) and validated (R
 rotamers, clashes, bond RMSZ). The baseline refines each map independently (cryonb.refine) and
 interpolates coordinates in between. Prints the bars and writes DIR/metrics.json.
 
-    python benchmarks/series_adk.py --out DIR [--threads 2] [--iterations 200] [--no-baseline]
+    python benchmarks/series_adk.py --out DIR [--threads 2] [--iterations N] [--refine-start] [--no-baseline]
 """
 from __future__ import annotations
 
@@ -81,8 +81,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--iterations", type=int, default=200)
-    p.add_argument("--smooth-iterations", type=int, default=200)
+    p.add_argument("--iterations", type=int, help="each decoder stage (default: SeriesConfig's)")
+    p.add_argument("--refine-start", action="store_true",
+                   help="refine AdK closed into the best-fitting map first (SeriesConfig's default; off here: "
+                        "the acceptance case starts from AdK closed as it is)")
     p.add_argument("--no-baseline", action="store_true")
     args = p.parse_args()
     out = Path(args.out)
@@ -95,7 +97,8 @@ def main() -> int:
     np.savetxt(out / "inputs" / "latents.txt", case.latents)
     write_model(case.model, out / "inputs" / "start.pdb")
     inputs = SeriesInputs(case.maps, case.latents, names, "file")
-    config = SeriesConfig(iterations=args.iterations, smooth_iterations=args.smooth_iterations, threads=args.threads)
+    given = {} if args.iterations is None else {"iterations": args.iterations, "patch_iterations": args.iterations}
+    config = SeriesConfig(threads=args.threads, refine_start=args.refine_start, **given)
     t0 = time.perf_counter()
     result = refine_series(case.model, inputs, case.resolution, config, out_dir=out / "cryonb", progress=False)
     seconds = time.perf_counter() - t0
