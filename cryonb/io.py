@@ -97,11 +97,30 @@ def set_model_xyz(st: gemmi.Structure, xyz: np.ndarray, model_index: int = 0) ->
         atom.pos = gemmi.Position(*p)
 
 
-def structure_from_frames(template: gemmi.Structure, frames: np.ndarray) -> gemmi.Structure:
-    """A multi-model Structure: the first model of ``template`` with coordinates ``frames`` (M, N, 3)."""
-    out = template.clone()
+def first_model(st: gemmi.Structure) -> gemmi.Structure:
+    """A copy of ``st`` holding its first model only."""
+    out = st.clone()
     while len(out) > 1:
         del out[len(out) - 1]
+    return out
+
+
+def calpha(st: gemmi.Structure) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """C-alpha atoms of model 1: keys (chain, seqid) and coordinates (M, 3) Å, in file order
+    (one per residue: the first altloc)."""
+    keys, xyz = [], []
+    for chain in st[0]:
+        for res in chain:
+            atom = res.find_atom("CA", "*", gemmi.Element("C"))
+            if atom is not None:
+                keys.append((chain.name, f"{res.seqid.num}{res.seqid.icode.strip()}"))
+                xyz.append(atom.pos.tolist())
+    return keys, np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+
+
+def structure_from_frames(template: gemmi.Structure, frames: np.ndarray) -> gemmi.Structure:
+    """A multi-model Structure: the first model of ``template`` with coordinates ``frames`` (M, N, 3)."""
+    out = first_model(template)
     base = out[0].clone()
     del out[0]
     for i, xyz in enumerate(np.asarray(frames)):

@@ -15,7 +15,7 @@ import ipywidgets
 import nglview
 import numpy as np
 
-from .io import trajectory_xyz, write_map
+from .io import first_model, trajectory_xyz, write_map
 from .maps import Map
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
@@ -28,7 +28,7 @@ class GemmiStructure(nglview.Structure):
         super().__init__()
         self.ext = "pdb"
         self.params = {}
-        self._pdb = _first_model(st).make_pdb_string()
+        self._pdb = first_model(st).make_pdb_string()
 
     def get_structure_string(self) -> str:
         return self._pdb
@@ -91,7 +91,7 @@ def color_by_residue(st: gemmi.Structure, values: dict[tuple[str, int], float] |
     ``values``: one float per residue in file order, or a dict keyed by
     (chain, residue number). The value is carried in the B-factor column of a copy.
     """
-    work = _first_model(st)
+    work = first_model(st)
     residues = [(ch.name, r) for ch in work[0] for r in ch]
     if not isinstance(values, dict):
         if len(values) != len(residues):
@@ -178,13 +178,6 @@ def _frame_plot(view: nglview.NGLWidget, plot: Callable[[int], object]) -> ipywi
 
     view.observe(redraw, names="frame")
     redraw()
-    return out
-
-
-def _first_model(st: gemmi.Structure) -> gemmi.Structure:
-    out = st.clone()
-    while len(out) > 1:
-        del out[len(out) - 1]
     return out
 
 

@@ -9,11 +9,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
-sys.path.insert(0, str(REPO))
 
-from new_notebook import write_notebook  # noqa: E402
-
-from cryonb.notebooks import strip_outputs  # noqa: E402
+from new_notebook import build  # noqa: E402
 
 TARGET = REPO / "notebooks" / "05_single_refinement.ipynb"
 
@@ -237,9 +234,7 @@ CELLS = [("md", INTRO), ("params", PARAMS), ("code", SETUP), ("md", REFINE_MD), 
 
 
 def main() -> None:
-    write_notebook(str(TARGET), CELLS)
-    strip_outputs(TARGET)
-    print(f"wrote {TARGET.relative_to(REPO)} ({len(CELLS)} cells)")
+    build(TARGET, CELLS)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from scipy.spatial.transform import Rotation
 from ..data import adk_closed, adk_open, corpus_entries, load_corpus_structure
 from ..density import SimulationConfig, add_noise, pad, resample, simulate_map
 from ..density.simulate import box_around_points
-from ..io import model_xyz, set_model_xyz
+from ..io import calpha, first_model, model_xyz, set_model_xyz
 from ..maps import Map
 
 HELD_OUT = ("adk_closed", "adk_open")
@@ -101,9 +101,8 @@ def load_structure(name: str) -> gemmi.Structure:
 
 
 def ca_xyz(st: gemmi.Structure) -> np.ndarray:
-    """C-alpha positions (L, 3) Å of the first model, in chain order."""
-    xyz = [a.pos.tolist() for ch in st[0] for r in ch for a in r if a.name == "CA" and a.element.name == "C"]
-    return np.array(xyz, dtype=np.float64).reshape(-1, 3)
+    """C-alpha positions (L, 3) Å of the first model, in chain order (:func:`cryonb.io.calpha`)."""
+    return calpha(st)[1]
 
 
 def split_structures(names: list[str], seed: int = 0, n_val: int = 5, n_test: int = 5,
@@ -130,9 +129,7 @@ def split_structures(names: list[str], seed: int = 0, n_val: int = 5, n_test: in
 # ----------------------------------------------------------------------------- samples
 def rotated(st: gemmi.Structure, rng: np.random.Generator) -> gemmi.Structure:
     """A copy of ``st`` (first model) turned about its centroid by a uniform random rotation."""
-    out = st.clone()
-    while len(out) > 1:
-        del out[len(out) - 1]
+    out = first_model(st)
     xyz = model_xyz(out)
     centre = xyz.mean(0)
     turn = Rotation.random(random_state=rng).as_matrix()

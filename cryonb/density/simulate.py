@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import gemmi
 import numpy as np
 
-from ..io import model_xyz
+from ..io import first_model, model_xyz
 from ..maps import Map, check_overlap
 from .filters import frequency_grid, lowpass
 
@@ -106,9 +106,7 @@ def _electron_density(st: gemmi.Structure, grid: Map, cfg: SimulationConfig) -> 
     """Electron-scattering density on ``grid``'s lattice, computed with a margin so nothing wraps."""
     margin = int(np.ceil(8.0 / grid.voxel_size.min()))
     shape, origin = _padded(grid, margin)
-    work = st.clone()
-    while len(work) > 1:
-        del work[len(work) - 1]
+    work = first_model(st)
     work.remove_hydrogens()
     shift = gemmi.Position(*(-origin))
     for res in (r for ch in work[0] for r in ch):

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..density.fsc import FSCCurve
+from ..io import calpha
 from ..plots import plot_fsc
 
 # validation summary keys shown before/after, with a label and whether higher is better
@@ -32,18 +33,6 @@ COMPARED = [("fsc_average", "model-map FSC average", True),
 
 
 # ----------------------------------------------------------------------------- C-alpha atoms
-def calpha(st: gemmi.Structure) -> tuple[list[tuple[str, str]], np.ndarray]:
-    """C-alpha atoms of model 1: keys (chain, seqid) and coordinates (M, 3) Å, in file order."""
-    keys, xyz = [], []
-    for chain in st[0]:
-        for res in chain:
-            atom = res.find_atom("CA", "*", gemmi.Element("C"))
-            if atom is not None:
-                keys.append((chain.name, f"{res.seqid.num}{res.seqid.icode.strip()}"))
-                xyz.append(atom.pos.tolist())
-    return keys, np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
-
-
 def matched_calpha(a: gemmi.Structure, b: gemmi.Structure
                    ) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
     """C-alpha atoms present in both models (in ``a``'s order): keys, (M, 3) of a, (M, 3) of b."""
