@@ -197,7 +197,7 @@ def _joint(name, iterations, map_weight, series, scores, z, topo, library, x0, c
     if done is not None:
         return done
     geo = GeometryLoss(topo, library, x0, config.smooth_weights or POLISH_WEIGHTS, priors, refresh_every=0)
-    obj = SeriesObjective(scores, z, geo, config.latent_noise, 16, config.seed + 999 + len(name))
+    obj = SeriesObjective(scores, z, geo, config.latent_noise, config.batch, config.seed + 999 + len(name))
     done = smooth_series(series, obj, iterations, resolution, 1.0 / map_weight, config.smooth_between,
                          progress=progress)
     done.name = name
