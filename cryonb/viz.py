@@ -162,6 +162,24 @@ def show_series(st: gemmi.Structure, maps: Sequence[Map] = (), frame_map: Sequen
     return box
 
 
+def show_predicted_calpha(predicted: gemmi.Structure, m: Map | str | os.PathLike | None = None,
+                          true: gemmi.Structure | None = None, sigma: float = 1.5,
+                          radius: float = 0.9) -> nglview.NGLWidget:
+    """Predicted C-alpha atoms (spheres coloured by probability, from the B-factor column: blue
+    low, red high) inside a map (wireframe), with the true chain as a thin grey C-alpha trace."""
+    view = nglview.NGLWidget()
+    comp = view.add_component(GemmiStructure(predicted), default_representation=False)
+    comp.add_representation("spacefill", radius=float(radius), color_scheme="bfactor",
+                            color_scale="rwb", color_domain=[100, 0])
+    if true is not None:
+        ref = view.add_component(GemmiStructure(true), default_representation=False)
+        ref.add_representation("backbone", color="#7f7f7f", radius=0.25)
+    if m is not None:
+        add_map(view, m, sigma=sigma)
+    view.center()
+    return view
+
+
 def _frame_plot(view: nglview.NGLWidget, plot: Callable[[int], object]) -> ipywidgets.Output:
     """An Output widget holding ``plot(view.frame)``, redrawn whenever the frame changes."""
     import matplotlib.pyplot as plt

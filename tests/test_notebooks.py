@@ -10,6 +10,8 @@ SMALL = {
     "00_quickstart": {"resolution": 6.0, "voxel_size": 2.0, "snr": 1.0},
     "01_prior_fitting": {"rama_iterations": 15, "rotamer_iterations": 15, "rama_components": 48,
                          "rotamer_components": 8},
+    "02_cnn_training": {"epochs": 1, "steps_per_epoch": 3, "patch": 32, "width": 8, "blocks": 2, "threads": 1,
+                        "resolutions": [3.0, 8.0], "structures": ["adk_closed", "1dx5I"], "view_resolution": 8.0},
     "05_single_refinement": {"resolution": 8.0, "iterations": 10, "polish_steps": 50, "n_orientations": 16,
                              "threads": 1},
     "06_series_refinement": {"n_maps": 3, "voxel_size": 2.0, "iterations": 6, "patch_iterations": 6,
@@ -74,6 +76,27 @@ def test_series_notebook_outputs(tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["series"]["refine_start"] is False and config["series"]["smooth_iterations"] == 4
     assert (run / "summary.txt").read_text().startswith("series of 5 models from 3 maps")
+
+
+def test_cnn_notebook_outputs(tmp_path):
+    import gemmi
+
+    out = execute_notebook("02_cnn_training", {**SMALL["02_cnn_training"], "show_3d": False},
+                           run_name="check", runs_root=tmp_path)
+    run = out.parent
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["training"]["epochs"] == 1 and metrics["training"]["n_parameters"] > 0
+    rows = metrics["by_resolution"]["this run"]
+    assert set(rows) == {"3", "8"} and all(r["n_maps"] == 2 for r in rows.values())
+    assert all(0 <= r["crscore"] <= 1 for r in rows.values())
+    assert set(metrics["naive_by_resolution"]) == {"3", "8"}
+    for name in ("training_curves", "crscore_vs_resolution"):
+        assert (run / f"{name}.png").stat().st_size > 10_000 and (run / f"{name}.svg").exists()
+    assert (run / "weights.pt").stat().st_size > 1000
+    ca = gemmi.read_structure(str(run / "predicted_ca.pdb"))
+    assert ca[0].count_atom_sites() >= 214      # at least L atoms for AdK
+    config = json.loads((run / "config.json").read_text())
+    assert config["scored"] == ["adk_closed", "1dx5I"] and config["training"]["steps_per_epoch"] == 3
 
 
 def test_prior_fitting_writes_loadable_priors_and_figures(tmp_path):

@@ -91,16 +91,24 @@ def _centroids(data: np.ndarray, voxel: np.ndarray) -> np.ndarray:
 
 
 def ca_structure(peaks: Peaks, chain: str = "A", residue: str = "UNK") -> gemmi.Structure:
-    """C-alpha atoms as a one-chain model: residues 1..K in picking order, B-factor = 100 x value."""
+    """Picked atoms as a one-chain model: residues 1..K in picking order, B-factor = 100 x value."""
+    return calpha_chain(peaks.xyz, peaks.value, chain, residue)
+
+
+def calpha_chain(xyz: np.ndarray, values: np.ndarray | None = None, chain: str = "A",
+                 residue: str = "UNK") -> gemmi.Structure:
+    """C-alpha atoms (K, 3) Å as a one-chain model, residues 1..K in the given order;
+    B-factor = 100 x value (0 without values)."""
+    values = np.zeros(len(xyz)) if values is None else np.asarray(values, dtype=np.float64)
     st = gemmi.Structure()
     st.name = "predicted_ca"
     model = gemmi.Model("1")
     ch = gemmi.Chain(chain)
-    for k, (xyz, value) in enumerate(zip(peaks.xyz, peaks.value), start=1):
+    for k, (pos, value) in enumerate(zip(np.asarray(xyz, dtype=np.float64), values), start=1):
         res = gemmi.Residue()
         res.name, res.seqid, res.entity_type = residue, gemmi.SeqId(k, " "), gemmi.EntityType.Polymer
         atom = gemmi.Atom()
-        atom.name, atom.element, atom.pos = "CA", gemmi.Element("C"), gemmi.Position(*xyz)
+        atom.name, atom.element, atom.pos = "CA", gemmi.Element("C"), gemmi.Position(*pos)
         atom.occ, atom.b_iso = 1.0, float(np.clip(100 * value, 0, 999.99))
         res.add_atom(atom)
         ch.add_residue(res)
