@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from cryonb.cnn.dataset import DataConfig, DataSplit, evaluation_samples
 from cryonb.cnn.evaluate import evaluate_sample, weighted_loss
 from cryonb.cnn.network import NetworkConfig, ResidualNetwork
-from cryonb.cnn.train import TrainConfig, train_network
+from cryonb.cnn.train import TrainConfig, _update, learning_rate, train_network
 from cryonb.cnn.weights import load_weights
 from cryonb.errors import CryonbError
 
@@ -18,7 +18,8 @@ DATA = DataConfig(resolution_range=(4.0, 6.0), snr_range=(5.0, 20.0))
 
 def config(epochs: int, **kw) -> TrainConfig:
     return TrainConfig(epochs=epochs, steps_per_epoch=kw.pop("steps", 4), patch=24, window=48,
-                       validation_resolutions=(5.0,), learning_rate=kw.pop("learning_rate", 3e-3),
+                       validation_resolutions=kw.pop("validation_resolutions", (5.0,)),
+                       learning_rate=kw.pop("learning_rate", 3e-3),
                        device="cpu", threads=1, **kw)
 
 
@@ -77,3 +78,26 @@ def test_resume_continues_exactly(tmp_path):
 def test_time_limit_stops_before_an_epoch_that_would_pass_it(tmp_path):
     result = train_network(SPLIT, tmp_path, NET, DATA, config(5, steps=1, time_limit=1e-6))
     assert result.history["epoch"] == [1] and result.record["epochs"] == 1
+
+
+def test_learning_rate_steps_down_after_decay_at():
+    c = TrainConfig(learning_rate=1e-3, time_limit=100.0, decay_at=0.75, decay_factor=0.1)
+    assert learning_rate(0.0, c) == 1e-3 and learning_rate(74.9, c) == 1e-3
+    assert learning_rate(75.0, c) == pytest.approx(1e-4)
+    assert learning_rate(1e6, TrainConfig(learning_rate=1e-3, time_limit=100.0)) == 1e-3   # no decay_at
+
+
+def test_resume_with_a_decay_continues_and_records_the_rate(tmp_path):
+    train_network(SPLIT, tmp_path, NET, DATA, config(1, steps=2, validation_resolutions=()))
+    result = train_network(SPLIT, tmp_path, NET, DATA,
+                           config(3, steps=2, time_limit=1e9, decay_at=0.0, validation_resolutions=()), resume=True)
+    assert result.history["learning_rate"] == [3e-3, pytest.approx(3e-4), pytest.approx(3e-4)]
+    assert result.record["schedule"] == {"time_limit": 1e9, "decay_at": 0.0, "decay_factor": 0.1}
+
+
+def test_a_metric_new_since_a_resume_is_padded_to_the_epochs():
+    net = ResidualNetwork(NET)
+    state = {"epoch": 2, "history": {"train_loss": [0.3, 0.2]}, "seconds": 2.0, "best": None}
+    _update(state, {"epoch": 3, "train_loss": 0.1, "learning_rate": 1e-4}, net, 1.0)
+    assert state["history"]["train_loss"] == [0.3, 0.2, 0.1]
+    assert state["history"]["learning_rate"] == [None, None, 1e-4]

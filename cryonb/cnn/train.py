@@ -47,11 +47,15 @@ class TrainConfig:
     threads: int | None = None                       # torch CPU threads (None: leave as is)
     time_limit: float | None = None                  # seconds: no epoch starts that would end past it
     bfloat16: bool = True                            # autocast the forward pass to bfloat16 (CPU: ~1.7x)
+    decay_at: float | None = None                    # fraction of time_limit after which the learning
+    decay_factor: float = 0.1                        # rate is multiplied by decay_factor (one step)
 
 
 def shipped_config(threads: int | None = None, time_limit: float = 7000.0, seed: int = 0) -> TrainConfig:
-    """The shipped network's settings: the defaults in epochs of 100 steps until ``time_limit`` s."""
-    return TrainConfig(epochs=1000, steps_per_epoch=100, threads=threads, time_limit=time_limit, seed=seed)
+    """The shipped network's settings: the defaults in epochs of 100 steps until ``time_limit`` s,
+    the learning rate divided by 10 for the last quarter of the time."""
+    return TrainConfig(epochs=1000, steps_per_epoch=100, threads=threads, time_limit=time_limit, seed=seed,
+                       decay_at=0.75)
 
 
 @dataclass
@@ -94,16 +98,18 @@ def train_network(split: DataSplit, out_dir: str | Path, network: NetworkConfig 
             if _out_of_time(state, config.time_limit):
                 break
             t0 = time.perf_counter()
+            lr = learning_rate(state["seconds"], config)
+            _set_learning_rate(opt, lr)
             losses = [train_step(net, opt, structures, data, config, weights, step)
                       for step in _steps(epoch, config, progress)]
-            metrics = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+            metrics = {"epoch": epoch + 1, "learning_rate": lr, "train_loss": float(np.mean(losses)),
                        **validate(net, val, config)}
             _update(state, metrics, net, time.perf_counter() - t0)
             if progress:
                 print(_summary(metrics, state["seconds"]), flush=True)
             _save_checkpoint(out / "checkpoint.pt", state, key, net, opt)
         net.load_state_dict(state["best"]["model"])
-        record = _record(key, state, net, device)
+        record = _record(key, state, net, device, config)
         save_weights(out / "weights.pt", net, data.voxel_size, record)
         return TrainResult(net.eval(), state["history"], record)
     finally:
@@ -151,16 +157,27 @@ def _steps(epoch: int, config: TrainConfig, progress: bool):
     return steps
 
 
+def learning_rate(seconds: float, config: TrainConfig) -> float:
+    """The learning rate of an epoch starting after ``seconds`` of training (step decay by time)."""
+    late = config.decay_at is not None and config.time_limit and seconds >= config.decay_at * config.time_limit
+    return config.learning_rate * (config.decay_factor if late else 1.0)
+
+
+def _set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
 def _summary(metrics: dict, seconds: float) -> str:
     """One line per epoch: loss and validation scores, cumulated training time."""
     parts = [f"epoch {metrics['epoch']}", f"{seconds:.0f} s"]
-    parts += [f"{k} {v:.3f}" for k, v in metrics.items() if k != "epoch"]
+    parts += [f"{k} {v:.3g}" if k == "learning_rate" else f"{k} {v:.3f}" for k, v in metrics.items() if k != "epoch"]
     return "  ".join(parts)
 
 
 def _settings(split, network, data, config) -> dict:
     """Everything that fixes the run's results; a resume must match it (not epochs, time or device)."""
-    free = ("epochs", "device", "threads", "time_limit")
+    free = ("epochs", "device", "threads", "time_limit", "decay_at", "decay_factor")
     training = {k: v for k, v in asdict(config).items() if k not in free}
     return {"network": network.as_dict(), "data": data.as_dict(), "training": training,
             "split": split.as_dict()}
@@ -192,8 +209,8 @@ def _resume(path: Path, key: dict, net, opt, device) -> dict:
 
 def _update(state: dict, metrics: dict, net, seconds: float) -> None:
     """Append the epoch's metrics; keep a copy of the weights when validation CRscore is best."""
-    for k, v in metrics.items():
-        state["history"].setdefault(k, []).append(v)
+    for k, v in metrics.items():     # a key new since a resume starts with None for the epochs before
+        state["history"].setdefault(k, [None] * (metrics["epoch"] - 1)).append(v)
     state["epoch"] = metrics["epoch"]
     state["seconds"] += seconds
     score = metrics.get("val_crscore", float(metrics["epoch"]))   # no validation: keep the latest
@@ -208,9 +225,10 @@ def _save_checkpoint(path: Path, state: dict, key: dict, net, opt) -> None:
         torch.save(payload, tmp)
 
 
-def _record(key: dict, state: dict, net, device: torch.device) -> dict:
+def _record(key: dict, state: dict, net, device: torch.device, config: TrainConfig) -> dict:
     """What ships with the weights: settings, split, wall time, device, history, best epoch."""
-    return {**_plain(key), "epochs": state["epoch"], "seconds": state["seconds"],
+    return {**_plain(key), "schedule": {k: getattr(config, k) for k in ("time_limit", "decay_at", "decay_factor")},
+            "epochs": state["epoch"], "seconds": state["seconds"],
             "best_epoch": state["best"]["epoch"], "history": state["history"],
             "n_parameters": count_parameters(net), "device": _device_name(device),
             "threads": torch.get_num_threads(), "torch": str(torch.__version__),
