@@ -73,8 +73,8 @@ def plot_resolution_curves(curves: dict[str, list[dict]]) -> plt.Figure:
         m = mean_by_resolution(rows, prefix)
         res = list(m)
         style = dict(ls="--", color="0.45") if prefix else {}
-        axes[0].plot(res, [m[r]["crscore"] for r in res], "o-", label=label, **style)
-        axes[1].plot(res, [m[r]["rmsd"] for r in res], "o-", label=label, **style)
+        axes[0].plot(res, [m[r]["crscore"] for r in res], marker="o", label=label, **style)
+        axes[1].plot(res, [m[r]["rmsd"] for r in res], marker="o", label=label, **style)
     axes[0].set(xlabel="map resolution (Å)", ylabel="CRscore", ylim=(0, 1.02), title="a  CRscore")
     axes[1].set(xlabel="map resolution (Å)", ylabel="RMSD of paired C-alpha (Å)", title="b  RMSD")
     axes[0].legend(fontsize=8, loc="lower left")
