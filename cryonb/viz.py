@@ -166,7 +166,8 @@ def show_predicted_calpha(predicted: gemmi.Structure, m: Map | str | os.PathLike
                           true: gemmi.Structure | None = None, sigma: float = 1.5,
                           radius: float = 0.9) -> nglview.NGLWidget:
     """Predicted C-alpha atoms (spheres coloured by probability, from the B-factor column: blue
-    low, red high) inside a map (wireframe), with the true chain as a thin grey C-alpha trace."""
+    low, red high) inside a map (wireframe), with the true chain as a thin grey C-alpha trace
+    (NGL draws the trace only for amino-acid residue names, e.g. ``calpha_chain(xyz, residue="ALA")``)."""
     view = nglview.NGLWidget()
     comp = view.add_component(GemmiStructure(predicted), default_representation=False)
     comp.add_representation("spacefill", radius=float(radius), color_scheme="bfactor",

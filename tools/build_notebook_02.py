@@ -174,7 +174,8 @@ predicted = ca_structure(atoms)
 predicted.write_pdb(str(run / "predicted_ca.pdb"))
 view = None
 if show_3d:
-    view = viz.show_predicted_calpha(predicted, sample.map, calpha_chain(sample.ca))
+    true_trace = calpha_chain(sample.ca, residue="ALA")   # a named amino acid, so NGL draws the trace
+    view = viz.show_predicted_calpha(predicted, sample.map, true_trace)
 view
 """
 
