@@ -30,7 +30,8 @@ from cryonb.cnn import (
     structure_names,
 )
 from cryonb.cnn.dataset import load_structure, make_sample
-from cryonb.cnn.figures import mean_by_resolution, score_by_resolution
+from cryonb.cnn.evaluate import mean_by_resolution
+from cryonb.cnn.figures import score_by_resolution
 from cryonb.cnn.peaks import pick_atoms
 from cryonb.density import pad
 

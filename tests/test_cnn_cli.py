@@ -7,7 +7,7 @@ import cryonb.cnn.weights as weights_module
 from cryonb.cli import main
 from cryonb.cnn.dataset import load_structure
 from cryonb.cnn.network import NetworkConfig, ResidualNetwork
-from cryonb.cnn.weights import load_weights, save_weights
+from cryonb.cnn.weights import load_weights, save_weights, ship_weights
 from cryonb.density import SimulationConfig, simulate_map
 from cryonb.io import read_map, read_model, write_map
 
@@ -81,3 +81,14 @@ def test_end_to_end_with_random_weights(inputs, capsys):
     assert m.contains(np.array([a.pos.tolist() for a in atoms])).all()
     net, info = load_weights(inputs / "tiny.pt")
     assert info["record"] == {"note": "random"} and not net.training
+
+
+def test_ship_weights_installs_a_checked_copy(inputs, monkeypatch):
+    target = inputs / "package" / "data" / "weights.pt"
+    monkeypatch.setattr(weights_module, "DEFAULT_WEIGHTS", target)
+    assert ship_weights(inputs / "tiny.pt") == target
+    assert target.read_bytes() == (inputs / "tiny.pt").read_bytes()
+    (inputs / "junk2.pt").write_bytes(b"not weights")
+    with pytest.raises(Exception, match="not a readable torch weights file"):
+        ship_weights(inputs / "junk2.pt")
+    assert target.read_bytes() == (inputs / "tiny.pt").read_bytes()     # a bad file replaces nothing

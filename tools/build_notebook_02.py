@@ -68,13 +68,12 @@ run_dir = None               # papermill sets it; None: ../papermill_runs/02_cnn
 """
 
 SETUP = r"""
-import shutil
 import numpy as np
 import matplotlib.pyplot as plt
 from cryonb import plots, runs, viz
 from cryonb.cnn import (DEFAULT_WEIGHTS, DataConfig, NetworkConfig, TrainConfig, ca_score, ca_structure,
-                        calpha_chain, load_weights, pick_atoms, predict_probability, shipped_config,
-                        split_structures, structure_names, train_network)
+                        calpha_chain, load_weights, pick_atoms, predict_probability, ship_weights,
+                        shipped_config, split_structures, structure_names, train_network)
 from cryonb.cnn import figures
 from cryonb.cnn.dataset import load_structure, make_sample
 from cryonb.refinement import figures as single
@@ -112,9 +111,7 @@ record = result.record
 print(f"{record['epochs']} epochs in {record['seconds']:.0f} s on {record['device']} "
       f"({record['threads']} threads); best epoch {record['best_epoch']}; {record['n_parameters']:,} parameters")
 if ship:
-    DEFAULT_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run / "weights.pt", DEFAULT_WEIGHTS)
-    print(f"shipped to {DEFAULT_WEIGHTS}")
+    print(f"shipped to {ship_weights(run / 'weights.pt')}")
 """
 
 CURVES_MD = r"""

@@ -10,9 +10,8 @@ training (the issue's budget is 2 hours on this machine's CPU). ``--ship`` copie
 from __future__ import annotations
 
 import argparse
-import shutil
 
-from cryonb.cnn import DEFAULT_WEIGHTS, shipped_config, split_structures, structure_names, train_network
+from cryonb.cnn import ship_weights, shipped_config, split_structures, structure_names, train_network
 
 
 def main(argv=None) -> None:
@@ -29,9 +28,7 @@ def main(argv=None) -> None:
     rec = result.record
     print(f"best epoch {rec['best_epoch']} of {rec['epochs']}, {rec['seconds']:.0f} s on {rec['device']}")
     if args.ship:
-        DEFAULT_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(f"{args.out}/weights.pt", DEFAULT_WEIGHTS)
-        print(f"shipped {DEFAULT_WEIGHTS}")
+        print(f"shipped {ship_weights(f'{args.out}/weights.pt')}")
 
 
 if __name__ == "__main__":

@@ -41,3 +41,18 @@ def weighted_loss(prob: np.ndarray, labels: np.ndarray, class_weights: tuple[flo
     nll = np.where(labels == 1, -np.log(p), -np.log1p(-p))
     w = np.where(labels == 1, class_weights[1], class_weights[0])
     return float((w * nll).sum() / w.sum())
+
+
+SCORES = ("crscore", "recall", "precision", "rmsd")
+
+
+def mean_by_resolution(rows: list[dict], prefix: str = "") -> dict[float, dict[str, float]]:
+    """{resolution: {score: mean over rows, n_maps}} of :func:`evaluate_sample` rows, for ``prefix``
+    '' (network) or 'naive_'; scores that are None (no pairs) are left out of the mean."""
+    out = {}
+    for res in sorted({r["resolution"] for r in rows}):
+        sel = [r for r in rows if r["resolution"] == res]
+        out[res] = {k: float(np.nanmean([np.nan if r[prefix + k] is None else r[prefix + k] for r in sel]))
+                    for k in SCORES}
+        out[res]["n_maps"] = len(sel)
+    return out

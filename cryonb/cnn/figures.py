@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from .dataset import DataConfig, evaluation_samples
-from .evaluate import evaluate_sample
+from .evaluate import SCORES, evaluate_sample, mean_by_resolution
 
-SCORES = ("crscore", "recall", "precision", "rmsd")
+NAIVE = "naive (density peaks)"
 
 
 def score_by_resolution(net: torch.nn.Module, names: Sequence[str], resolutions: Sequence[float],
@@ -37,39 +37,28 @@ def score_by_resolution(net: torch.nn.Module, names: Sequence[str], resolutions:
     return rows
 
 
-def mean_by_resolution(rows: list[dict], prefix: str = "") -> dict[float, dict[str, float]]:
-    """{resolution: {score: mean over rows}} for ``prefix`` '' (network) or 'naive_'."""
-    out = {}
-    for res in sorted({r["resolution"] for r in rows}):
-        sel = [r for r in rows if r["resolution"] == res]
-        out[res] = {k: float(np.nanmean([np.nan if r[prefix + k] is None else r[prefix + k] for r in sel]))
-                    for k in SCORES}
-        out[res]["n_maps"] = len(sel)
-    return out
-
-
 def resolution_table(curves: dict[str, list[dict]]) -> list[list]:
     """Rows [label, resolution, CRscore, recall, precision, RMSD] of the mean scores, for a table."""
-    table = []
-    for label, rows in curves.items():
-        for res, m in mean_by_resolution(rows).items():
-            table.append([label, res, *(m[k] for k in SCORES)])
+    return [[label, res, *(m[k] for k in SCORES)]
+            for label, rows, prefix in _with_naive(curves)
+            for res, m in mean_by_resolution(rows, prefix).items()]
+
+
+def _with_naive(curves: dict[str, list[dict]]) -> list[tuple[str, list[dict], str]]:
+    """(label, rows, score prefix) per network, then the naive baseline from the first set of rows
+    when it was scored."""
+    series = [(label, rows, "") for label, rows in curves.items()]
     first = next(iter(curves.values()), [])
     if first and "naive_crscore" in first[0]:
-        for res, m in mean_by_resolution(first, "naive_").items():
-            table.append(["naive (density peaks)", res, *(m[k] for k in SCORES)])
-    return table
+        series.append((NAIVE, first, "naive_"))
+    return series
 
 
 def plot_resolution_curves(curves: dict[str, list[dict]]) -> plt.Figure:
     """CRscore and paired-atom RMSD against resolution for each labelled set of rows, plus the naive
     baseline (from the first set); points are means over structures and orientations."""
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
-    series = [(label, rows, "") for label, rows in curves.items()]
-    first = next(iter(curves.values()), [])
-    if first and "naive_crscore" in first[0]:
-        series.append(("naive (density peaks)", first, "naive_"))
-    for label, rows, prefix in series:
+    for label, rows, prefix in _with_naive(curves):
         m = mean_by_resolution(rows, prefix)
         res = list(m)
         style = dict(ls="--", color="0.45") if prefix else {}

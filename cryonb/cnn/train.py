@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..atomic import atomic_path
 from ..errors import CryonbError
 from .dataset import DataConfig, DataSplit, Sample, evaluation_samples, load_structure, training_batch
-from .evaluate import evaluate_sample
+from .evaluate import evaluate_sample, mean_by_resolution
 from .network import NetworkConfig, ResidualNetwork, count_parameters
 from .weights import save_weights
 
@@ -143,8 +143,7 @@ def validate(net: ResidualNetwork, samples: list[Sample], config: TrainConfig) -
         return {}
     keys = ("loss", "crscore", "recall", "precision")
     out = {f"val_{k}": float(np.mean([r[k] for r in rows])) for k in keys}
-    for res in sorted({r["resolution"] for r in rows}):
-        out[f"val_crscore_{res:g}A"] = float(np.mean([r["crscore"] for r in rows if r["resolution"] == res]))
+    out.update({f"val_crscore_{res:g}A": m["crscore"] for res, m in mean_by_resolution(rows).items()})
     return out
 
 
@@ -171,7 +170,7 @@ def _set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
 def _summary(metrics: dict, seconds: float) -> str:
     """One line per epoch: loss and validation scores, cumulated training time."""
     parts = [f"epoch {metrics['epoch']}", f"{seconds:.0f} s"]
-    parts += [f"{k} {v:.3g}" if k == "learning_rate" else f"{k} {v:.3f}" for k, v in metrics.items() if k != "epoch"]
+    parts += [f"{k} {v:{'.3g' if k == 'learning_rate' else '.3f'}}" for k, v in metrics.items() if k != "epoch"]
     return "  ".join(parts)
 
 
@@ -227,8 +226,8 @@ def _save_checkpoint(path: Path, state: dict, key: dict, net, opt) -> None:
 
 def _record(key: dict, state: dict, net, device: torch.device, config: TrainConfig) -> dict:
     """What ships with the weights: settings, split, wall time, device, history, best epoch."""
-    return {**_plain(key), "schedule": {k: getattr(config, k) for k in ("time_limit", "decay_at", "decay_factor")},
-            "epochs": state["epoch"], "seconds": state["seconds"],
+    schedule = {k: getattr(config, k) for k in ("time_limit", "decay_at", "decay_factor")}
+    return {**_plain(key), "schedule": schedule, "epochs": state["epoch"], "seconds": state["seconds"],
             "best_epoch": state["best"]["epoch"], "history": state["history"],
             "n_parameters": count_parameters(net), "device": _device_name(device),
             "threads": torch.get_num_threads(), "torch": str(torch.__version__),

@@ -8,6 +8,7 @@ config, data split, wall time, device, history). The shipped file is :data:`DEFA
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -30,6 +31,15 @@ def save_weights(path: str | os.PathLike, net: ResidualNetwork, voxel_size: floa
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
+
+
+def ship_weights(path: str | os.PathLike) -> Path:
+    """Copy a weights file (checked to load) into the package as :data:`DEFAULT_WEIGHTS`."""
+    load_weights(path)
+    DEFAULT_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(DEFAULT_WEIGHTS) as tmp:
+        shutil.copyfile(path, tmp)
+    return DEFAULT_WEIGHTS
 
 
 def load_weights(path: str | os.PathLike | None = None,
