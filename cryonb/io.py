@@ -173,6 +173,9 @@ def read_map(path: str | os.PathLike) -> Map:
         raise MapError(p, f"map data could not be read (truncated or corrupt file: {problems})")
     if data.ndim == 2:
         data = data[None]
+    if data.ndim != 3:
+        raise MapError(p, f"holds a {data.ndim}-D array of shape {list(data.shape)}, not one 3-D map "
+                          "(a volume stack: pass it to the series inputs, which read every volume)")
     m = _map_from_header(p, header, data)
     protect_input(p)
     return m

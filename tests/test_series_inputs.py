@@ -298,3 +298,11 @@ def test_inputs_untouched(tmp_path, base_map):
     assert {p: (open(p, "rb").read(), os.stat(p).st_mtime_ns) for p in files} == before
     with pytest.raises(InputFileError, match="refusing to overwrite"):
         io.write_map(s.maps[0], paths[0])
+
+
+def test_read_map_refuses_a_volume_stack_by_name(tmp_path, base_map):
+    stack = write_stack(base_map, tmp_path / "stack.mrc", 3)
+    before = open(stack, "rb").read()
+    with pytest.raises(MapError, match=r"stack\.mrc.*4-D array of shape \[3, "):
+        io.read_map(stack)
+    assert open(stack, "rb").read() == before
