@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 
-from cryonb.cnn.dataset import (HELD_OUT, DataConfig, ca_xyz, load_structure, make_sample, random_patch,
-                                rotated, split_structures, structure_names, training_batch)
+from cryonb.cnn.dataset import (HELD_OUT, DataConfig, ca_xyz, draw_resolution, load_structure, make_sample,
+                                random_patch, rotated, split_structures, structure_names, training_batch)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,19 @@ def test_samples_reproducible_from_a_seed(small):
     b = make_sample(small, cfg, np.random.default_rng(7))
     assert np.array_equal(a.map.data, b.map.data) and np.array_equal(a.labels, b.labels)
     assert a.resolution == b.resolution and 2.0 <= a.resolution <= 10.0 and 0.5 <= a.snr <= 20
+
+
+def test_linear_weighting_draws_more_coarse_maps():
+    def draws(weighting):
+        cfg = DataConfig(resolution_range=(2.0, 10.0), resolution_weighting=weighting)
+        rng = np.random.default_rng(0)
+        return np.array([draw_resolution(cfg, rng) for _ in range(4000)])
+    uniform, linear = draws("uniform"), draws("linear")
+    assert 2.0 <= linear.min() and linear.max() <= 10.0
+    assert abs((uniform > 6).mean() - 0.5) < 0.03             # uniform: half above 6 Å
+    assert abs((linear > 6).mean() - 64 / 96) < 0.03          # p(r) ~ r: (10² - 6²) / (10² - 2²)
+    with pytest.raises(ValueError, match="resolution_weighting"):
+        DataConfig(resolution_weighting="log")
 
 
 def test_config_refuses_a_label_radius_that_misses_voxels():

@@ -15,7 +15,7 @@ from cryonb.cnn.figures import (  # noqa: E402
     score_by_resolution,
 )
 from cryonb.cnn.network import NetworkConfig, ResidualNetwork  # noqa: E402
-from cryonb.cnn.train import shipped_config  # noqa: E402
+from cryonb.cnn.train import shipped_config, shipped_data  # noqa: E402
 
 
 def row(res, cr, naive, rmsd=None):
@@ -57,4 +57,6 @@ def test_plots_draw_each_series():
 def test_shipped_config_keeps_the_seed_recipe():
     c = shipped_config(threads=2, time_limit=100.0)
     assert (c.learning_rate, c.batch, tuple(c.class_weights), c.patch) == (5e-4, 1, (1.0, 50.0), 48)
-    assert c.steps_per_epoch == 100 and c.time_limit == 100.0 and c.threads == 2
+    assert c.steps_per_epoch == 200 and c.time_limit == 100.0 and c.threads == 2
+    d = shipped_data()
+    assert d.resolution_range == (2.0, 10.0) and d.resolution_weighting == "linear" and d.voxel_size == 1.5

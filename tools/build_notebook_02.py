@@ -73,7 +73,7 @@ import matplotlib.pyplot as plt
 from cryonb import plots, runs, viz
 from cryonb.cnn import (DEFAULT_WEIGHTS, DataConfig, NetworkConfig, TrainConfig, ca_score, ca_structure,
                         calpha_chain, load_weights, pick_atoms, predict_probability, ship_weights,
-                        shipped_config, split_structures, structure_names, train_network)
+                        shipped_config, shipped_data, split_structures, structure_names, train_network)
 from cryonb.cnn import figures
 from cryonb.cnn.dataset import load_structure, make_sample
 from cryonb.refinement import figures as single
@@ -81,7 +81,7 @@ from cryonb.refinement import figures as single
 run = runs.run_folder(run_dir or "../papermill_runs/02_cnn_training/interactive")
 split = split_structures(structure_names())
 if full:   # the shipped network's settings
-    network, data, training = NetworkConfig(), DataConfig(), shipped_config(threads, time_limit or 7000, seed)
+    network, data, training = NetworkConfig(), shipped_data(), shipped_config(threads, time_limit or 7000, seed)
 else:
     network, data = NetworkConfig(width=width, blocks=blocks), DataConfig(voxel_size=voxel_size)
     training = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, patch=patch, seed=seed,

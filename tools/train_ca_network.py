@@ -2,8 +2,8 @@
 
   python tools/train_ca_network.py --out runs/cnn --threads 1 --time-limit 7000 [--resume] [--ship]
 
-Full settings are the package defaults (DataConfig, NetworkConfig, TrainConfig) in epochs of 100
-steps, open-ended (``cryonb.cnn.shipped_config``): training stops when the next epoch would pass ``--time-limit`` seconds of
+Full settings are the package defaults (NetworkConfig, TrainConfig) with ``shipped_data()`` maps,
+in epochs of 200 steps, open-ended (``cryonb.cnn.shipped_config``): training stops when the next epoch would pass ``--time-limit`` seconds of
 training (the issue's budget is 2 hours on this machine's CPU). ``--ship`` copies the best weights
 (``OUT/weights.pt``, with their training record) to ``cryonb/data/cnn/weights.pt``.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from cryonb.cnn import ship_weights, shipped_config, split_structures, structure_names, train_network
+from cryonb.cnn import ship_weights, shipped_config, shipped_data, split_structures, structure_names, train_network
 
 
 def main(argv=None) -> None:
@@ -23,7 +23,7 @@ def main(argv=None) -> None:
     ap.add_argument("--ship", action="store_true")
     args = ap.parse_args(argv)
     config = shipped_config(args.threads, args.time_limit)
-    result = train_network(split_structures(structure_names()), args.out, config=config,
+    result = train_network(split_structures(structure_names()), args.out, data=shipped_data(), config=config,
                            resume=args.resume, progress=True)
     rec = result.record
     print(f"best epoch {rec['best_epoch']} of {rec['epochs']}, {rec['seconds']:.0f} s on {rec['device']}")
