@@ -1,8 +1,10 @@
 """The shipped C-alpha network: its record (split, time, device) and what it finds on held-out maps."""
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
-from cryonb.cnn import DEFAULT_WEIGHTS, DataConfig, load_weights, structure_names
+from cryonb.cnn import DEFAULT_WEIGHTS, DataConfig, load_weights, shipped_config, shipped_data, structure_names
 from cryonb.cnn.dataset import load_structure, make_sample
 from cryonb.cnn.evaluate import evaluate_sample
 
@@ -26,6 +28,15 @@ def test_record_holds_the_split_time_and_settings(shipped):
     assert rec["training"]["learning_rate"] == 5e-4 and rec["training"]["class_weights"] == [1.0, 50.0]
     assert info["network"] == {"width": 32, "blocks": 10, "dropout": 0.2} and info["voxel_size"] == 1.5
     assert len(rec["history"]["val_crscore"]) == rec["epochs"] >= rec["best_epoch"] >= 1
+
+
+def test_record_matches_the_shipped_settings(shipped):
+    """shipped_data() and shipped_config() (the tool, the notebook's full=True) describe these weights."""
+    rec = shipped[1]["record"]
+    assert rec["data"] == asdict(shipped_data()) | {"resolution_range": [2.0, 10.0], "snr_range": [0.5, 20.0]}
+    config = shipped_config()
+    assert rec["training"]["steps_per_epoch"] == config.steps_per_epoch
+    assert rec["schedule"]["decay_at"] == config.decay_at and rec["schedule"]["time_limit"] == config.time_limit
 
 
 def test_finds_the_calpha_atoms_of_a_held_out_chain(shipped):
