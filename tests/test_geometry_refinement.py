@@ -54,6 +54,21 @@ def test_rama_classes_match_validation(adk_closed, adk_topo, priors):
     assert "cis-pro" in term.classes.tolist()     # Pro87 follows AdK's cis peptide
 
 
+def test_rama_outlier_count_matches_validation(adk_closed, adk_topo, priors):
+    """RamaTerm.outliers counts, per model of a batch, what validation.ramachandran calls outliers
+    (AdK closed has none; DIMS trajectory frames have several)."""
+    from cryonb.io import set_model_xyz
+    from cryonb.validation.rama import ramachandran
+    term = RamaTerm(adk_topo, adk_topo.xyz(adk_closed), priors.rama)
+    models = [adk_closed]
+    for frame in data.adk_dims_frames()[[0, 30, 60]]:
+        models.append(adk_closed.clone())
+        set_model_xyz(models[-1], frame)
+    counts = term.outliers(torch.as_tensor(np.stack([adk_topo.xyz(m) for m in models]))).tolist()
+    expected = [sum(r.category == "outlier" for r in ramachandran(m).residues) for m in models]
+    assert counts == expected and expected[0] == 0 and min(expected[1:]) > 0
+
+
 @pytest.mark.parametrize("kind", ["rama", "rotamer"])
 def test_prior_terms_have_finite_difference_gradients(adk_closed, adk_topo, priors, kind):
     st = first_residues(adk_closed, 12)

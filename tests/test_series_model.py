@@ -10,7 +10,7 @@ from cryonb.geometry.topology import build_topology
 from cryonb.perturb import jitter
 from cryonb.refinement.rigid import move_groups
 from cryonb.series.model import LatentScale, SeriesModel
-from cryonb.series.train import trajectory_points
+from cryonb.series.train import trajectory_grid, trajectory_points, worst_latents
 
 
 def test_fresh_stages_start_at_the_base_model_for_every_latent(adk_closed):
@@ -46,6 +46,35 @@ def test_trajectory_points_lie_on_the_polyline_uniformly_by_length():
     on_second = np.isclose(p[:, 0], 3) & (p[:, 1] >= 0) & (p[:, 1] <= 1)
     assert np.all(on_first | on_second)
     assert abs(on_first.mean() - 0.75) < 0.03
+
+
+def test_trajectory_grid_is_even_by_length_and_keeps_both_ends():
+    z = torch.tensor([[0.0, 0.0], [3.0, 0.0], [3.0, 1.0]])
+    g = trajectory_grid(z, 9).numpy()
+    assert np.allclose(g[0], [0, 0]) and np.allclose(g[-1], [3, 1]) and np.allclose(g[7], [3, 0.5])
+    assert np.allclose(np.linalg.norm(np.diff(g, axis=0), axis=1), 0.5)
+
+
+def test_worst_latents_are_where_the_path_has_ramachandran_outliers(adk_closed):
+    """Models clean below z = 0.25, jittered by 0.3 Å up to 0.75 and by 1 Å beyond: the two grid
+    latents of the 1 Å band (0.875 and 1) come first, the next from the 0.3 Å band."""
+    topo = build_topology(adk_closed, warn=False)
+    x0 = torch.as_tensor(topo.xyz(adk_closed))
+    small, large = (torch.as_tensor(topo.xyz(jitter(adk_closed, s, seed=3))) - x0 for s in (0.3, 1.0))
+
+    def model(z):
+        band = z[:, :1, None]
+        return x0 + (band > 0.25) * (band <= 0.75) * small + (band > 0.75) * large
+
+    geo = GeometryLoss(topo, RestraintLibrary(), x0.numpy(), refresh_every=0)
+    bands = torch.stack([x0, x0 + small, x0 + large])
+    geo.refresh(bands, every_model=True)
+    rama, clash = geo.rama.outliers(bands).tolist(), geo.clash.count(bands).tolist()
+    assert rama[0] < rama[1] < rama[2] and clash[0] < clash[1] < clash[2]
+    grid = trajectory_grid(torch.tensor([[0.0], [1.0]], dtype=torch.float64), 9)
+    worst = worst_latents(model, geo, grid, 3).numpy()[:, 0]
+    assert np.all(worst[:2] > 0.75) and 0.25 < worst[2] <= 0.75
+    assert len(worst_latents(model, geo, grid, 0)) == 0
 
 
 def test_clash_list_of_a_batch_is_the_union_of_its_models(adk_closed):

@@ -215,6 +215,13 @@ class ClashTerm:
                  for x in (models if every_model else models[:1])]
         self.pairs = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists), axis=0)
 
+    def count(self, xyz: torch.Tensor) -> torch.Tensor:
+        """(...,) pairs of the current list overlapping by more than MolProbity's 0.4 Å."""
+        all_xyz = self.atoms.coordinates(self.topo, xyz)
+        if self.pairs is None:
+            self.refresh(all_xyz)
+        return (overlaps(self.atoms, self.pairs, all_xyz) > CLASH_OVERLAP).sum(-1)
+
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         all_xyz = self.atoms.coordinates(self.topo, xyz)
         if self.pairs is None or (self.refresh_every and self.steps and self.steps % self.refresh_every == 0):

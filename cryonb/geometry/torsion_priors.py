@@ -79,6 +79,16 @@ class RamaTerm:
             s = self.mixtures[c].log_score(x).to(xyz.dtype)
             yield self.mixtures[c], x, s, torch.as_tensor(self.allowed[sel], dtype=s.dtype)
 
+    def outliers(self, xyz: torch.Tensor) -> torch.Tensor:
+        """(...,) Ramachandran outliers as the validation counts them: residues whose Top8000
+        table score at the current phi/psi is below their class's allowed cut-off."""
+        with torch.no_grad():
+            phi, psi = (dihedrals_deg(xyz, idx).reshape(-1, len(self.residues)).numpy()
+                        for idx in (self.phi, self.psi))
+        classes = np.tile(self.classes, len(phi))
+        score = rama_tables.rama_scores(classes, phi.ravel(), psi.ravel()).reshape(phi.shape)
+        return torch.as_tensor((score < self.allowed).sum(-1)).reshape(xyz.shape[:-2])
+
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         if len(self.residues) == 0:
             return xyz.sum((-1, -2)) * 0

@@ -120,9 +120,11 @@ class Morph:
         return move_groups(xyz, self.group, centre, rot, shift)
 
 
-def geometry_loss(kind: str, topo, library, xyz: np.ndarray, weights: GeometryWeights, priors):
-    """The stage's geometry loss (None for the map-only patch stage)."""
-    active = GEOMETRY_TERMS[kind]
+def geometry_loss(kind: str, topo, library, xyz: np.ndarray, weights: GeometryWeights, priors,
+                  terms: dict[str, tuple[str, ...]] | None = None):
+    """The stage's geometry loss (None for the map-only patch stage); ``terms`` by stage kind,
+    default :data:`GEOMETRY_TERMS`."""
+    active = (terms or GEOMETRY_TERMS)[kind]
     if not active:
         return None
     w = GeometryWeights(**{k: (v if k in active else 0.0) for k, v in weights.as_dict().items()})

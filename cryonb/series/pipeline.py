@@ -8,7 +8,8 @@ Steps, each checkpointed (decoder weights) in ``out_dir/checkpoints`` when a fol
    map at once (:mod:`cryonb.series.train`), each on top of the stages before it;
 2. ``fit``: every decoder trained jointly, all atoms against every map (map weight 10 x the
    single-refinement polish's, polish geometry), geometry also at latents drawn along the
-   trajectory; the stages' balanced weights leave models short of the maps at low resolution;
+   trajectory and at the grid latents with the most Ramachandran outliers or clashes; the stages' balanced
+   weights leave models short of the maps at low resolution;
 3. ``smooth``: the same at the polish's own balance, so frames between the maps are as clean as
    the maps' own.
 
@@ -36,7 +37,7 @@ from ..refinement.stages import StageConfig, StageResult, geometry_loss
 from . import defaults
 from .inputs import SeriesInputs
 from .model import LatentScale, SeriesModel
-from .train import SeriesObjective, smooth_series, train_series_stage
+from .train import SERIES_GEOMETRY_TERMS, SeriesObjective, smooth_series, train_series_stage
 
 
 def series_stages(resolution: float, iterations: int = defaults.ITERATIONS,
@@ -62,6 +63,8 @@ class SeriesConfig:
     fit_map_factor: float = 10.0
     smooth_iterations: int = defaults.SMOOTH_ITERATIONS  # then joint smoothing at the polish's map weight
     smooth_between: int = 16             # latents drawn along the trajectory per joint round
+    smooth_worst: int = 4                # + the latents of the worst geometry on a grid along it
+    smooth_grid: int = 128               # points of that grid
     latent_noise: float = 0.02
     n_orientations: int = 48             # cached projections per map
     refine_start: bool = True
@@ -151,7 +154,8 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
         stage = series.new_stage(kind, topo, n_patches, config.seed + k, _chi(topo, kind))
         done = ckpt.load(name, stage)
         if done is None:
-            obj = SeriesObjective(scores, z, geometry_loss(kind, topo, library, x0, config.weights, priors),
+            obj = SeriesObjective(scores, z, geometry_loss(kind, topo, library, x0, config.weights, priors,
+                                                          SERIES_GEOMETRY_TERMS),
                                   config.latent_noise, cfg.batch, config.seed + 100 * k)
             done = train_series_stage(series, stage, obj, cfg, resolution, progress)
             done.name = name
@@ -199,7 +203,7 @@ def _joint(name, iterations, map_weight, series, scores, z, topo, library, x0, c
     geo = GeometryLoss(topo, library, x0, config.smooth_weights or POLISH_WEIGHTS, priors, refresh_every=0)
     obj = SeriesObjective(scores, z, geo, config.latent_noise, config.batch, config.seed + 999 + len(name))
     done = smooth_series(series, obj, iterations, resolution, 1.0 / map_weight, config.smooth_between,
-                         progress=progress)
+                         progress=progress, n_worst=config.smooth_worst, n_grid=config.smooth_grid)
     done.name = name
     ckpt.save_all(name, series, done)
     return done

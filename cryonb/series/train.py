@@ -3,7 +3,9 @@
 Each round fixes one projection batch per map, one FRC limit and one draw of latent noise, and runs
 L-BFGS on the stage's decoder: the loss is the mean map score over the maps (each model at its
 map's latent) plus the balanced geometry weight times the mean geometry loss over those models.
-The last step, :func:`smooth_series`, trains every decoder jointly with the geometry evaluated at
+The geometry weight is rebalanced (:func:`balance_series`) at the start of every round: after the
+map-only patch stages the geometry is broken, map-only steps repair it, the seed's ratio is then
+undefined and its fallback nearly zero; a round later the ratio is defined. The last step, :func:`smooth_series`, trains every decoder jointly with the geometry evaluated at
 latents drawn uniformly along the trajectory as well, so frames between the maps are as clean as
 the sampled ones.
 """
@@ -19,6 +21,13 @@ from ..geometry.loss import GeometryLoss
 from ..refinement.geometry_only import lbfgs_round, round_lengths
 from ..refinement.stages import StageConfig, StageResult, resolution_at, two_iteration_weight
 from .model import SeriesModel, SeriesStage
+
+# Geometry terms of each stage. Unlike a single refinement, the residue stage also scores the
+# Ramachandran prior: rigid residue moves turn phi/psi freely, and at low resolution the maps of a
+# series pushed hinge residues into wrong basins (Met53 of AdK to phi +70) that the atom stage
+# then kept, with an outlier wherever the path crossed back.
+SERIES_GEOMETRY_TERMS = {"patches": (), "residues": ("bond", "angle", "clash", "rama"),
+                         "atoms": ("bond", "angle", "planarity", "chirality", "clash", "rama", "rotamer", "suite")}
 
 
 @dataclass
@@ -55,26 +64,28 @@ class SeriesObjective:
 
 def train_series_stage(model: SeriesModel, stage: SeriesStage, objective: SeriesObjective,
                        cfg: StageConfig, resolution: float, progress: bool = False) -> StageResult:
-    """Train ``stage`` on top of ``model.stages`` (it is appended); returns the loss history."""
+    """Train ``stage`` on top of ``model.stages`` (it is appended), the geometry weight balanced
+    afresh each round; returns the loss history (with the weights, key ``geometry_weight``)."""
     t0 = time.perf_counter()
     model.stages.append(stage)
-    weight, why = balance_series(model, stage, objective, cfg, resolution)
     history: dict[str, list[float]] = {}
+    notes = []
     lengths = round_lengths(cfg.iterations, cfg.round_length)
     rounds = range(len(lengths))
     if progress:
         from tqdm.auto import tqdm
         rounds = tqdm(rounds, desc=f"series {stage.kind}", unit="round", leave=False)
     for r in rounds:
+        weight, why = balance_series(model, stage, objective, cfg, resolution)
+        notes.append(f"{stage.kind} round {r + 1}: geometry weight {weight:.3g} ({why})")
         draw, res = objective.draw(), resolution_at(r * cfg.round_length, cfg, resolution)
         _refresh(objective, model, draw)
         loss = _stage_loss(model, objective, draw, res, weight)
         lbfgs_round(list(stage.decoder.parameters()), lambda f=loss: f()[0], lengths[r], tolerance_grad=1e-10)
         with torch.no_grad():
             _, values = loss()
-        _record(history, values, res)
-    note = f"{stage.kind}: geometry weight {weight:.3g} ({why})"
-    return StageResult(stage.kind, np.zeros((0, 3)), history, weight, time.perf_counter() - t0, [note])
+        _record(history, {**values, "geometry_weight": weight}, res)
+    return StageResult(stage.kind, np.zeros((0, 3)), history, weight, time.perf_counter() - t0, notes)
 
 
 def _stage_loss(model, objective, draw, res, weight):
@@ -110,8 +121,9 @@ def _record(history, values, res):
 
 def balance_series(model: SeriesModel, stage: SeriesStage, objective: SeriesObjective,
                    cfg: StageConfig, resolution: float) -> tuple[float, str]:
-    """The seed's weight (map gain / geometry cost over two map-only iterations), on the series;
-    the stage's decoder is left untrained (see :func:`~cryonb.refinement.stages.two_iteration_weight`)."""
+    """The seed's weight (map gain / geometry cost over two map-only iterations of the stage's
+    decoder, which is then restored), on the series at the stage's first resolution; see
+    :func:`~cryonb.refinement.stages.two_iteration_weight`."""
     if objective.geo is None or stage.kind == "patches":
         return 0.0, "map score only"
     draw, res = objective.draw(), resolution_at(0, cfg, resolution)
@@ -130,26 +142,60 @@ def balance_series(model: SeriesModel, stage: SeriesStage, objective: SeriesObje
 
 def trajectory_points(latents: torch.Tensor, n: int, rng: np.random.Generator) -> torch.Tensor:
     """(n, d) points drawn uniformly by arc length along the polyline through ``latents`` (M, d)."""
+    return _along(latents, lambda length: rng.uniform(0.0, length, n))
+
+
+def trajectory_grid(latents: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, d) points evenly spaced by arc length along the polyline through ``latents`` (M, d),
+    both ends included."""
+    return _along(latents, lambda length: np.linspace(0.0, length, n))
+
+
+def _along(latents: torch.Tensor, arc) -> torch.Tensor:
+    """Points of the polyline through ``latents`` at the arc lengths ``arc(total length)``."""
     z = latents.detach().cpu().numpy()
     seg = np.linalg.norm(np.diff(z, axis=0), axis=1)
+    s = arc(float(seg.sum()))
     if seg.sum() == 0:
-        return torch.as_tensor(np.repeat(z[:1], n, 0))
+        return torch.as_tensor(np.repeat(z[:1], len(s), 0))
     cum = np.concatenate([[0.0], np.cumsum(seg)])
-    s = rng.uniform(0.0, cum[-1], n)
     k = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
     t = ((s - cum[k]) / np.where(seg[k] > 0, seg[k], 1.0))[:, None]
     return torch.as_tensor(z[k] + t * (z[k + 1] - z[k]))
 
 
+def worst_latents(model: SeriesModel, geo: GeometryLoss, grid: torch.Tensor, k: int) -> torch.Tensor:
+    """(k, d) latents of ``grid`` (G, d) where the models are worst: half (rounded up) with the
+    most Ramachandran outliers by the prior's cut-off, the rest with the most atom pairs of the
+    clash list overlapping by more than 0.4 Å; ties go to the larger weighted geometry loss."""
+    if k <= 0:
+        return grid[:0]
+    with torch.no_grad():
+        xyz = model(grid).cpu()
+        loss = geo.weighted(geo.terms(xyz)).numpy()
+        none = np.zeros(len(grid))
+        rama = geo.rama.outliers(xyz).numpy() if geo.rama is not None else none
+        clash = geo.clash.count(xyz).numpy() if geo.clash is not None else none
+    picked: list[int] = []
+    for flaws, n in ((rama, (k + 1) // 2), (clash, k)):
+        order = [i for i in np.lexsort((-loss, -flaws)) if i not in picked]
+        picked += order[:n - len(picked)]
+    return grid[torch.as_tensor(picked)]
+
+
 def smooth_series(model: SeriesModel, objective: SeriesObjective, iterations: int, resolution: float,
                   geometry_weight: float, n_between: int = 8, round_length: int = 20,
-                  progress: bool = False) -> StageResult:
-    """Train every decoder jointly: map score at the maps' latents, geometry there and at
-    ``n_between`` latents drawn along the trajectory each round (weight ``geometry_weight``)."""
+                  progress: bool = False, n_worst: int = 0, n_grid: int = 128) -> StageResult:
+    """Train every decoder jointly: map score at the maps' latents, geometry there, at
+    ``n_between`` latents drawn along the trajectory each round and at the ``n_worst`` latents of
+    an ``n_grid``-point grid along it where the models are worst (:func:`worst_latents`);
+    geometry weight ``geometry_weight``. A uniform draw averages the geometry
+    over the path; the worst points hold the every-frame bar where a stretch of the path is bad."""
     t0 = time.perf_counter()
     params = [p for s in model.stages for p in s.decoder.parameters()]
     history: dict[str, list[float]] = {}
     lengths = round_lengths(iterations, round_length)
+    grid = trajectory_grid(objective.latents, n_grid)
     rounds = range(len(lengths))
     if progress:
         from tqdm.auto import tqdm
@@ -157,7 +203,8 @@ def smooth_series(model: SeriesModel, objective: SeriesObjective, iterations: in
     for r in rounds:
         draw = objective.draw()
         between = trajectory_points(objective.latents, n_between, objective.rng)
-        z_all = torch.cat([draw["z"], between])
+        worst = worst_latents(model, objective.geo, grid, n_worst)
+        z_all = torch.cat([draw["z"], between, worst.to(between.dtype)])
         with torch.no_grad():
             objective.geo.refresh(model(z_all).cpu(), every_model=True)
         loss = _smooth_loss(model, objective, draw, z_all, resolution, geometry_weight)
@@ -165,5 +212,6 @@ def smooth_series(model: SeriesModel, objective: SeriesObjective, iterations: in
         with torch.no_grad():
             _, values = loss()
         _record(history, values, resolution)
-    note = f"joint: geometry weight {geometry_weight:.3g} at the maps and {n_between} latents between"
+    note = (f"joint: geometry weight {geometry_weight:.3g} at the maps, {n_between} latents drawn between "
+            f"and the {n_worst} worst of {n_grid} along the path")
     return StageResult("smooth", np.zeros((0, 3)), history, geometry_weight, time.perf_counter() - t0, [note])
