@@ -28,12 +28,14 @@ series) turns them into a **continuous series of atomic models**, one at any poi
   `atoms`), but their input is the map's latent coordinate instead of a constant, plus **a little
   random noise** (as in a variational autoencoder), so the models change smoothly between the
   latents the maps sit at. Each map is scored by the FRC of its own cached projections, all maps at
-  once, and each new decoder is trained on top of the ones before it, stage by stage;
+  once, and each new decoder is trained on top of the ones before it, stage by stage, its geometry
+  weight balanced afresh every round (the residue stage also keeps phi/psi by the Ramachandran prior);
 * **joint fit and smoothing**: final rounds train all the decoders together, all atoms against
   every map with the single-refinement polish's geometry (`fit`: map weight ×10, where the stages
   had left the models short of the maps at low resolution; `smooth`: the polish's own balance),
-  with the geometry scored also at latents drawn **uniformly along the trajectory**, so frames
-  between the maps get as clean a geometry as the maps' own (the seed's Fig. 3B: Ramachandran,
+  with the geometry scored also at latents drawn **uniformly along the trajectory** and at the
+  points of a fine grid along it where the models have the most Ramachandran outliers or clashes,
+  so frames between the maps get as clean a geometry as the maps' own (the seed's Fig. 3B: Ramachandran,
   rotamer outliers and clashscore for every frame of the series).
 
 By default this notebook refines the bundled example: adenylate kinase along the **DIMS closed →
