@@ -8,8 +8,8 @@ Steps, each checkpointed (decoder weights) in ``out_dir/checkpoints`` when a fol
    map at once (:mod:`cryonb.series.train`), each on top of the stages before it;
 2. ``fit``: every decoder trained jointly, all atoms against every map (map weight 10 x the
    single-refinement polish's, polish geometry), geometry also at latents drawn along the
-   trajectory and at the grid latents with the most Ramachandran outliers or clashes; the stages' balanced
-   weights leave models short of the maps at low resolution;
+   trajectory and at the grid latents with the most Ramachandran outliers or clashes; the
+   stages' balanced weights leave models short of the maps at low resolution;
 3. ``smooth``: the same at the polish's own balance, so frames between the maps are as clean as
    the maps' own.
 

@@ -5,9 +5,10 @@ L-BFGS on the stage's decoder: the loss is the mean map score over the maps (eac
 map's latent) plus the balanced geometry weight times the mean geometry loss over those models.
 The geometry weight is rebalanced (:func:`balance_series`) at the start of every round: after the
 map-only patch stages the geometry is broken, map-only steps repair it, the seed's ratio is then
-undefined and its fallback nearly zero; a round later the ratio is defined. The last step, :func:`smooth_series`, trains every decoder jointly with the geometry evaluated at
-latents drawn uniformly along the trajectory as well, so frames between the maps are as clean as
-the sampled ones.
+undefined and its fallback nearly zero; a round later the ratio is defined. The last step,
+:func:`smooth_series`, trains every decoder jointly with the geometry evaluated at latents drawn
+uniformly along the trajectory as well, so frames between the maps are as clean as the sampled
+ones.
 """
 from __future__ import annotations
 
@@ -19,15 +20,14 @@ import torch
 
 from ..geometry.loss import GeometryLoss
 from ..refinement.geometry_only import lbfgs_round, round_lengths
-from ..refinement.stages import StageConfig, StageResult, resolution_at, two_iteration_weight
+from ..refinement.stages import GEOMETRY_TERMS, StageConfig, StageResult, resolution_at, two_iteration_weight
 from .model import SeriesModel, SeriesStage
 
 # Geometry terms of each stage. Unlike a single refinement, the residue stage also scores the
 # Ramachandran prior: rigid residue moves turn phi/psi freely, and at low resolution the maps of a
 # series pushed hinge residues into wrong basins (Met53 of AdK to phi +70) that the atom stage
 # then kept, with an outlier wherever the path crossed back.
-SERIES_GEOMETRY_TERMS = {"patches": (), "residues": ("bond", "angle", "clash", "rama"),
-                         "atoms": ("bond", "angle", "planarity", "chirality", "clash", "rama", "rotamer", "suite")}
+SERIES_GEOMETRY_TERMS = {**GEOMETRY_TERMS, "residues": GEOMETRY_TERMS["residues"] + ("rama",)}
 
 
 @dataclass
@@ -166,7 +166,7 @@ def _along(latents: torch.Tensor, arc) -> torch.Tensor:
 
 def worst_latents(model: SeriesModel, geo: GeometryLoss, grid: torch.Tensor, k: int) -> torch.Tensor:
     """(k, d) latents of ``grid`` (G, d) where the models are worst: half (rounded up) with the
-    most Ramachandran outliers by the prior's cut-off, the rest with the most atom pairs of the
+    most Ramachandran outliers by the Top8000 tables, the rest with the most atom pairs of the
     clash list overlapping by more than 0.4 Å; ties go to the larger weighted geometry loss."""
     if k <= 0:
         return grid[:0]
