@@ -28,6 +28,18 @@ def test_default_network_is_the_seeds():
     assert sum(isinstance(m, torch.nn.Dropout) and m.p == 0.2 for m in net.modules()) == 10
 
 
+def test_dropout_zeroes_a_fraction_p_and_keeps_the_mean():
+    torch.manual_seed(0)
+    drop = ResidualNetwork().blocks[0].body[3]
+    x = torch.full((1, 4, 40, 40, 40), 2.0)
+    y = drop.train()(x)
+    zero = float((y == 0).float().mean())
+    assert zero == pytest.approx(0.2, abs=0.005)
+    assert torch.allclose(y[y != 0], torch.tensor(2.0 / 0.8))
+    assert float(y.mean()) == pytest.approx(2.0, rel=0.01)
+    assert torch.equal(drop.eval()(x), x)
+
+
 def test_any_size_in_same_size_out_and_probabilities():
     torch.manual_seed(0)
     net = ResidualNetwork(NetworkConfig(width=8, blocks=2)).eval()

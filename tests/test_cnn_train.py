@@ -87,12 +87,21 @@ def test_learning_rate_steps_down_after_decay_at():
     assert learning_rate(1e6, TrainConfig(learning_rate=1e-3, time_limit=100.0)) == 1e-3   # no decay_at
 
 
+def test_linear_decay_falls_with_time_to_the_factor_at_the_limit():
+    c = TrainConfig(learning_rate=1e-3, time_limit=100.0, decay_at=0.5, decay_factor=0.01, decay="linear")
+    assert learning_rate(49.9, c) == 1e-3 and learning_rate(50.0, c) == pytest.approx(1e-3)
+    assert learning_rate(75.0, c) == pytest.approx(1e-3 * (1 - 0.5 * 0.99))
+    assert learning_rate(100.0, c) == pytest.approx(1e-5) and learning_rate(150.0, c) == pytest.approx(1e-5)
+    with pytest.raises(ValueError, match="decay"):
+        learning_rate(0.0, TrainConfig(decay="cosine"))
+
+
 def test_resume_with_a_decay_continues_and_records_the_rate(tmp_path):
     train_network(SPLIT, tmp_path, NET, DATA, config(1, steps=2, validation_resolutions=()))
     result = train_network(SPLIT, tmp_path, NET, DATA,
                            config(3, steps=2, time_limit=1e9, decay_at=0.0, validation_resolutions=()), resume=True)
     assert result.history["learning_rate"] == [3e-3, pytest.approx(3e-4), pytest.approx(3e-4)]
-    assert result.record["schedule"] == {"time_limit": 1e9, "decay_at": 0.0, "decay_factor": 0.1}
+    assert result.record["schedule"] == {"time_limit": 1e9, "decay_at": 0.0, "decay_factor": 0.1, "decay": "step"}
 
 
 def test_a_metric_new_since_a_resume_is_padded_to_the_epochs():

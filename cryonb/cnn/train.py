@@ -48,7 +48,9 @@ class TrainConfig:
     time_limit: float | None = None                  # seconds: no epoch starts that would end past it
     bfloat16: bool = True                            # autocast the forward pass to bfloat16 (CPU: ~1.7x)
     decay_at: float | None = None                    # fraction of time_limit after which the learning
-    decay_factor: float = 0.1                        # rate is multiplied by decay_factor (one step)
+    decay_factor: float = 0.1                        # rate falls to decay_factor times itself:
+    decay: str = "step"                              # at once ('step'), or by time down to it at
+                                                     # time_limit ('linear')
 
 
 def shipped_config(threads: int | None = None, time_limit: float = 7000.0, seed: int = 0) -> TrainConfig:
@@ -163,9 +165,20 @@ def _steps(epoch: int, config: TrainConfig, progress: bool):
 
 
 def learning_rate(seconds: float, config: TrainConfig) -> float:
-    """The learning rate of an epoch starting after ``seconds`` of training (step decay by time)."""
-    late = config.decay_at is not None and config.time_limit and seconds >= config.decay_at * config.time_limit
-    return config.learning_rate * (config.decay_factor if late else 1.0)
+    """The learning rate of an epoch starting after ``seconds`` of training.
+
+    Constant until ``decay_at * time_limit`` s; then ``decay_factor`` times it ('step'), or falling
+    linearly with time to that at ``time_limit`` ('linear'). No decay without both settings.
+    """
+    if config.decay not in ("step", "linear"):
+        raise ValueError(f"decay must be 'step' or 'linear', got {config.decay!r}")
+    if config.decay_at is None or not config.time_limit:
+        return config.learning_rate
+    start = config.decay_at * config.time_limit
+    if seconds < start:
+        return config.learning_rate
+    done = 1.0 if config.decay == "step" else min(1.0, (seconds - start) / max(config.time_limit - start, 1e-9))
+    return config.learning_rate * (1.0 - done * (1.0 - config.decay_factor))
 
 
 def _set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
@@ -182,7 +195,7 @@ def _summary(metrics: dict, seconds: float) -> str:
 
 def _settings(split, network, data, config) -> dict:
     """Everything that fixes the run's results; a resume must match it (not epochs, time or device)."""
-    free = ("epochs", "device", "threads", "time_limit", "decay_at", "decay_factor")
+    free = ("epochs", "device", "threads", "time_limit", "decay_at", "decay_factor", "decay")
     training = {k: v for k, v in asdict(config).items() if k not in free}
     return {"network": network.as_dict(), "data": data.as_dict(), "training": training,
             "split": split.as_dict()}
@@ -232,7 +245,7 @@ def _save_checkpoint(path: Path, state: dict, key: dict, net, opt) -> None:
 
 def _record(key: dict, state: dict, net, device: torch.device, config: TrainConfig) -> dict:
     """What ships with the weights: settings, split, wall time, device, history, best epoch."""
-    schedule = {k: getattr(config, k) for k in ("time_limit", "decay_at", "decay_factor")}
+    schedule = {k: getattr(config, k) for k in ("time_limit", "decay_at", "decay_factor", "decay")}
     return {**_plain(key), "schedule": schedule, "epochs": state["epoch"], "seconds": state["seconds"],
             "best_epoch": state["best"]["epoch"], "history": state["history"],
             "n_parameters": count_parameters(net), "device": _device_name(device),
