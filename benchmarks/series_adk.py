@@ -7,6 +7,7 @@ rotamers, clashes, bond RMSZ). The baseline refines each map independently (cryo
 interpolates coordinates in between. Prints the bars and writes DIR/metrics.json.
 
     python benchmarks/series_adk.py --out DIR [--threads 2] [--iterations N] [--refine-start] [--no-baseline]
+                                    [--snr 1|none]
 """
 from __future__ import annotations
 
@@ -86,11 +87,14 @@ def main() -> int:
                    help="refine AdK closed into the best-fitting map first (SeriesConfig's default; off here: "
                         "the acceptance case starts from AdK closed as it is)")
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--snr", default="1", help="noise of the maps (default 1, the acceptance case); 'none': "
+                                              "noise-free, to see what the resolution alone allows")
     args = p.parse_args()
     out = Path(args.out)
     (out / "inputs").mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
-    case = adk_dims_series()
+    snr = None if args.snr.lower() == "none" else float(args.snr)
+    case = adk_dims_series(snr=snr)
     names = []
     for k, m in enumerate(case.maps):
         names.append(str(write_map(m, out / "inputs" / f"map_{case.map_frames[k]:02d}.mrc")))
@@ -109,7 +113,7 @@ def main() -> int:
     rmsd = ca_rmsd(result.models(case.frame_latents), case.frames, ca)
     table = frames_table(result, case.frame_latents)
     write_series_outputs(result, case.frame_latents, out / "cryonb", table, {"config": config.as_dict()})
-    report = {"cryonb": {**summary(rmsd, table, sampled), "seconds": seconds,
+    report = {"snr": snr, "cryonb": {**summary(rmsd, table, sampled), "seconds": seconds,
                          "peak_memory_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
                          "ca_rmsd_per_frame": rmsd.tolist()}}
     x0 = topo.xyz(case.model)
@@ -129,6 +133,8 @@ def main() -> int:
 
 
 def _print(report: dict) -> None:
+    snr = report["snr"]
+    print("maps at 8 Å, " + ("noise-free" if snr is None else f"SNR {snr:g}"))
     print("C-alpha RMSD median if rigid fragments of the start model were placed optimally on each frame: "
           + ", ".join(f"{n} residues {v:.2f} Å" for n, v in report["oracle_rigid_fragments_median"].items()))
     keys = [k for k in report["cryonb"] if k != "ca_rmsd_per_frame"]

@@ -94,3 +94,14 @@ def test_interpolation_baseline_passes_through_the_refined_models():
 
 def adk_closed_atoms(root) -> int:
     return gemmi.read_structure(str(root / "closed.pdb"))[0].count_atom_sites()
+
+
+def test_dims_case_noise_free_when_snr_is_none():
+    from cryonb.data.series_cases import adk_dims_series
+    clean = adk_dims_series(n_maps=2, snr=None, voxel_size=3.0)
+    noisy = adk_dims_series(n_maps=2, snr=1.0, voxel_size=3.0)
+    assert list(clean.map_frames) == [0, 97] and clean.maps[0].shape == noisy.maps[0].shape
+    for c, n in zip(clean.maps, noisy.maps):
+        assert np.isfinite(c.data).all()
+        resid = n.data - c.data                                     # the noise alone, SNR 1
+        assert np.var(resid) == pytest.approx(np.var(c.data), rel=0.05)

@@ -40,9 +40,10 @@ def dims_frames_on_core() -> np.ndarray:
     return np.stack([superpose(f.astype(np.float64), ref, mask) for f in adk_dims_frames()])
 
 
-def adk_dims_series(resolution: float = 8.0, n_maps: int = 10, snr: float = 1.0, voxel_size: float = 1.5,
+def adk_dims_series(resolution: float = 8.0, n_maps: int = 10, snr: float | None = 1.0, voxel_size: float = 1.5,
                     seed: int = 0) -> SeriesCase:
-    """Maps at ``n_maps`` evenly spaced DIMS frames; the start model is AdK closed."""
+    """Maps at ``n_maps`` evenly spaced DIMS frames (noise-free when ``snr`` is None); the start
+    model is AdK closed."""
     frames = dims_frames_on_core()
     picked = np.unique(np.round(np.linspace(0, len(frames) - 1, n_maps)).astype(int))
     grid = box_around_points(frames, voxel_size, padding=10.0)
@@ -51,6 +52,7 @@ def adk_dims_series(resolution: float = 8.0, n_maps: int = 10, snr: float = 1.0,
     maps = []
     for k, i in enumerate(picked):
         set_model_xyz(st, frames[i])
-        maps.append(add_noise(simulate_map(st, cfg, like=grid), snr, seed + k))
+        m = simulate_map(st, cfg, like=grid)
+        maps.append(m if snr is None else add_noise(m, snr, seed + k))
     t = np.arange(len(frames), dtype=np.float64)[:, None] / (len(frames) - 1)
     return SeriesCase(adk_closed(), maps, t[picked], picked, frames, t, resolution)
