@@ -37,7 +37,8 @@ def test_record_matches_the_shipped_settings(shipped):
     assert rec["data"] == json.loads(json.dumps(asdict(shipped_data())))      # tuples stored as lists
     config = shipped_config()
     assert rec["training"]["steps_per_epoch"] == config.steps_per_epoch
-    assert rec["schedule"]["decay_at"] == config.decay_at and rec["schedule"]["time_limit"] == config.time_limit
+    assert rec["schedule"] == {"time_limit": config.time_limit, "decay_at": config.decay_at,
+                               "decay_factor": config.decay_factor, "decay": config.decay}
 
 
 def test_finds_the_calpha_atoms_of_a_held_out_chain(shipped):
