@@ -53,6 +53,9 @@ class TrainConfig:
                                                      # time_limit ('linear')
 
 
+SCHEDULE = ("time_limit", "decay_at", "decay_factor", "decay")   # TrainConfig fields of the rate schedule
+
+
 def shipped_config(threads: int | None = None, time_limit: float = 7000.0, seed: int = 0) -> TrainConfig:
     """The shipped network's settings: the defaults in epochs of 200 steps until ``time_limit`` s;
     over the second half of the time the learning rate falls linearly to 1/100 of itself."""
@@ -195,7 +198,7 @@ def _summary(metrics: dict, seconds: float) -> str:
 
 def _settings(split, network, data, config) -> dict:
     """Everything that fixes the run's results; a resume must match it (not epochs, time or device)."""
-    free = ("epochs", "device", "threads", "time_limit", "decay_at", "decay_factor", "decay")
+    free = ("epochs", "device", "threads", *SCHEDULE)
     training = {k: v for k, v in asdict(config).items() if k not in free}
     return {"network": network.as_dict(), "data": data.as_dict(), "training": training,
             "split": split.as_dict()}
@@ -245,7 +248,7 @@ def _save_checkpoint(path: Path, state: dict, key: dict, net, opt) -> None:
 
 def _record(key: dict, state: dict, net, device: torch.device, config: TrainConfig) -> dict:
     """What ships with the weights: settings, split, wall time, device, history, best epoch."""
-    schedule = {k: getattr(config, k) for k in ("time_limit", "decay_at", "decay_factor", "decay")}
+    schedule = {k: getattr(config, k) for k in SCHEDULE}
     return {**_plain(key), "schedule": schedule, "epochs": state["epoch"], "seconds": state["seconds"],
             "best_epoch": state["best"]["epoch"], "history": state["history"],
             "n_parameters": count_parameters(net), "device": _device_name(device),
