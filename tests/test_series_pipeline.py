@@ -105,3 +105,14 @@ def test_dims_case_noise_free_when_snr_is_none():
         assert np.isfinite(c.data).all()
         resid = n.data - c.data                                     # the noise alone, SNR 1
         assert np.var(resid) == pytest.approx(np.var(c.data), rel=0.05)
+
+
+def test_residue_stage_runs_longer_than_the_atoms_stage_unless_told():
+    from cryonb.series import defaults
+    from cryonb.series.pipeline import SeriesConfig, _plan, series_stages
+    ladder = series_stages(8.0, iterations=10)
+    assert ladder["residues"].iterations == defaults.RESIDUE_FACTOR * 10 and ladder["atoms"].iterations == 10
+    assert series_stages(8.0, iterations=10, residue_iterations=7)["residues"].iterations == 7
+    plan = {name: (cfg.iterations, n) for _, name, cfg, n in _plan(SeriesConfig(iterations=5), 8.0)}
+    assert plan["residues"][0] == defaults.RESIDUE_FACTOR * 5
+    assert plan["patches_coarse"][1] == SeriesConfig().n_patches // 8 and plan["patches"][1] == SeriesConfig().n_patches

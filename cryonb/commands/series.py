@@ -37,8 +37,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="DIR",
                    help="continue a run: `--out DIR --resume` or `--resume DIR`")
     p.add_argument("--iterations", type=int, metavar="N",
-                   help=f"iterations of every decoder stage (default: {defaults.PATCH_ITERATIONS} per patch "
-                        f"stage, {defaults.ITERATIONS} residues/atoms)")
+                   help=f"iterations of each patch and the atoms stage, {defaults.RESIDUE_FACTOR} x N of the "
+                        f"residues stage (default: {defaults.PATCH_ITERATIONS} per patch stage, "
+                        f"{defaults.RESIDUE_FACTOR * defaults.ITERATIONS} residues, {defaults.ITERATIONS} atoms)")
     p.add_argument("--fit-iterations", type=int, metavar="N",
                    help=f"joint all-atom fit iterations (default {defaults.FIT_ITERATIONS})")
     p.add_argument("--smooth-iterations", type=int, metavar="N",

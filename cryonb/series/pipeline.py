@@ -41,12 +41,15 @@ from .train import SERIES_GEOMETRY_TERMS, SeriesObjective, smooth_series, train_
 
 
 def series_stages(resolution: float, iterations: int = defaults.ITERATIONS,
-                  patch_iterations: int = defaults.PATCH_ITERATIONS, batch: int = 16) -> dict[str, StageConfig]:
-    """Stage settings of a series run: the single-refinement ladder (projections per map: batch)."""
+                  patch_iterations: int = defaults.PATCH_ITERATIONS, batch: int = 16,
+                  residue_iterations: int | None = None) -> dict[str, StageConfig]:
+    """Stage settings of a series run: the single-refinement ladder (projections per map: batch);
+    the residues stage runs ``residue_iterations`` (default ``RESIDUE_FACTOR`` x ``iterations``)."""
+    residue_iterations = residue_iterations or defaults.RESIDUE_FACTOR * iterations
     return {"patches_coarse": StageConfig(iterations=patch_iterations, batch=batch, ramp=0.7,
                                           start_resolution=max(40.0, 4 * resolution)),
             "patches": StageConfig(iterations=patch_iterations, start_resolution=2 * resolution, batch=batch),
-            "residues": StageConfig(iterations=iterations, batch=batch),
+            "residues": StageConfig(iterations=residue_iterations, batch=batch),
             "atoms": StageConfig(iterations=iterations, batch=batch, geometry_scale=1000.0)}
 
 
@@ -55,10 +58,11 @@ class SeriesConfig:
     """Settings of a series refinement (lengths in Å, latent noise in scaled latent units)."""
 
     stages: tuple[str, ...] = ("patches", "residues", "atoms")
-    iterations: int = defaults.ITERATIONS              # residues and atoms stages
+    iterations: int = defaults.ITERATIONS              # atoms stage; the residues stage RESIDUE_FACTOR x this
+    residue_iterations: int | None = None               # residues stage; None: RESIDUE_FACTOR x iterations
     patch_iterations: int = defaults.PATCH_ITERATIONS  # each patch stage (map score only, cheap)
     batch: int = 16                      # projections per map per round
-    n_patches: int = 32                  # n_patches // 8 coarse patches first (64 overfit at 8 Å)
+    n_patches: int = 16                  # n_patches // 8 coarse patches first (more overfit at 8 Å; see defaults)
     fit_iterations: int = defaults.FIT_ITERATIONS      # joint all-atom fit, map weight fit_map_factor x polish's
     fit_map_factor: float = 10.0
     smooth_iterations: int = defaults.SMOOTH_ITERATIONS  # then joint smoothing at the polish's map weight
@@ -171,7 +175,8 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
 
 
 def _plan(config: SeriesConfig, resolution: float):
-    ladder = series_stages(resolution, config.iterations, config.patch_iterations, config.batch)
+    ladder = series_stages(resolution, config.iterations, config.patch_iterations, config.batch,
+                           config.residue_iterations)
     for kind in config.stages:
         if kind == "patches" and config.n_patches >= 16:
             yield "patches", "patches_coarse", ladder["patches_coarse"], config.n_patches // 8
