@@ -24,6 +24,7 @@ import torch
 from cryonb.data.series_cases import adk_dims_series
 from cryonb.io import write_map, write_model
 from cryonb.refinement import RefineConfig
+from cryonb.series import defaults
 from cryonb.series.baseline import interpolate_models, refine_independently
 from cryonb.series.inputs import SeriesInputs
 from cryonb.series.outputs import (
@@ -82,7 +83,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--iterations", type=int, help="each decoder stage (default: SeriesConfig's)")
+    p.add_argument("--iterations", type=int, help=f"each patch and the atoms stage, the residues stage "
+                                                    f"{defaults.RESIDUE_FACTOR} x (default: SeriesConfig's)")
     p.add_argument("--refine-start", action="store_true",
                    help="refine AdK closed into the best-fitting map first (SeriesConfig's default; off here: "
                         "the acceptance case starts from AdK closed as it is)")

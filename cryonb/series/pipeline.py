@@ -45,7 +45,8 @@ def series_stages(resolution: float, iterations: int = defaults.ITERATIONS,
                   residue_iterations: int | None = None) -> dict[str, StageConfig]:
     """Stage settings of a series run: the single-refinement ladder (projections per map: batch);
     the residues stage runs ``residue_iterations`` (default ``RESIDUE_FACTOR`` x ``iterations``)."""
-    residue_iterations = residue_iterations or defaults.RESIDUE_FACTOR * iterations
+    if residue_iterations is None:
+        residue_iterations = defaults.RESIDUE_FACTOR * iterations
     return {"patches_coarse": StageConfig(iterations=patch_iterations, batch=batch, ramp=0.7,
                                           start_resolution=max(40.0, 4 * resolution)),
             "patches": StageConfig(iterations=patch_iterations, start_resolution=2 * resolution, batch=batch),
@@ -62,7 +63,7 @@ class SeriesConfig:
     residue_iterations: int | None = None               # residues stage; None: RESIDUE_FACTOR x iterations
     patch_iterations: int = defaults.PATCH_ITERATIONS  # each patch stage (map score only, cheap)
     batch: int = 16                      # projections per map per round
-    n_patches: int = 16                  # n_patches // 8 coarse patches first (more overfit at 8 Å; see defaults)
+    n_patches: int = 16                  # n_patches // 8 coarse patches first (32 or 64 overfit at 8 Å; README)
     fit_iterations: int = defaults.FIT_ITERATIONS      # joint all-atom fit, map weight fit_map_factor x polish's
     fit_map_factor: float = 10.0
     smooth_iterations: int = defaults.SMOOTH_ITERATIONS  # then joint smoothing at the polish's map weight
