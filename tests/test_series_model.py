@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cryonb.geometry.chi import ChiTree
 from cryonb.geometry.loss import GeometryLoss
 from cryonb.geometry.library import RestraintLibrary
 from cryonb.geometry.topology import build_topology
 from cryonb.perturb import jitter
 from cryonb.refinement.rigid import move_groups
+from cryonb.refinement.stages import Morph
 from cryonb.series.model import LatentScale, SeriesModel
 from cryonb.series.train import trajectory_grid, trajectory_points, worst_latents
 
@@ -25,6 +27,28 @@ def test_fresh_stages_start_at_the_base_model_for_every_latent(adk_closed):
     assert xyz.shape == (3, len(x0), 3)
     assert np.abs(xyz - x0).max() < 0.05                    # last layers start near zero
     assert np.abs(xyz[0] - xyz[1]).max() > 0                # but already depend on the latent
+
+
+def test_a_residue_stage_with_chis_moves_residues_rigidly_and_turns_each_chi_by_its_output(adk_closed):
+    """Residue stage of a series: each residue a rigid body, then side-chain turns; every
+    intra-residue backbone distance is kept and each chi changes by rotation_scale x its output."""
+    topo = build_topology(adk_closed, warn=False)
+    base = torch.as_tensor(topo.xyz(adk_closed))
+    tree = ChiTree(topo)
+    morph = Morph("residues", topo, base, chi_tree=tree)
+    assert morph.n_out == 6 * len(topo.residues) + tree.n
+    out = torch.randn(2, morph.n_out, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    moved = morph.move(base.expand(2, *base.shape), out)
+    turned = torch.rad2deg(morph.rotation_scale * out[:, morph.n_move:])
+    change = (tree.chi_deg(moved) - tree.chi_deg(base) - turned + 180.0) % 360.0 - 180.0
+    assert change.abs().max() < 1e-6
+    bb = np.isin(topo.atoms.names, ["N", "CA", "C", "O"])
+    res = topo.atoms.residue
+    for r in (0, 50, 120):
+        idx = torch.as_tensor(np.flatnonzero(bb & (res == r)))
+        for m in moved:
+            assert torch.allclose(torch.cdist(m[idx], m[idx]), torch.cdist(base[idx], base[idx]), atol=1e-9)
+    assert (moved[0][torch.as_tensor(bb)] - base[torch.as_tensor(bb)]).norm(dim=-1).min() > 1e-3   # all moved
 
 
 def test_batched_rigid_moves_match_one_model_at_a_time():

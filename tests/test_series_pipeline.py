@@ -116,3 +116,15 @@ def test_residue_stage_runs_longer_than_the_atoms_stage_unless_told():
     plan = {name: (cfg.iterations, n) for _, name, cfg, n in _plan(SeriesConfig(iterations=5), 8.0)}
     assert plan["residues"][0] == defaults.RESIDUE_FACTOR * 5
     assert plan["patches_coarse"][1] == SeriesConfig().n_patches // 8 and plan["patches"][1] == SeriesConfig().n_patches
+
+
+def test_the_residue_stage_turns_chis_under_the_rotamer_prior_unless_told(adk_closed):
+    from cryonb.geometry.topology import build_topology
+    from cryonb.series.pipeline import SeriesConfig, _chi, series_geometry_terms
+    topo = build_topology(adk_closed, warn=False)
+    on, off = SeriesConfig(), SeriesConfig(residue_chi=False)
+    assert _chi(topo, "residues", on) is not None and _chi(topo, "residues", off) is None
+    assert _chi(topo, "atoms", off) is not None and _chi(topo, "patches", on) is None
+    assert "rotamer" in series_geometry_terms(on)["residues"]
+    assert "rotamer" not in series_geometry_terms(off)["residues"]
+    assert "rama" in series_geometry_terms(off)["residues"]

@@ -76,7 +76,8 @@ def group_centres(xyz: torch.Tensor, group: torch.Tensor, n_groups: int) -> torc
 
 
 class Morph:
-    """How a stage's decoder output moves the model: rigid groups or atoms (+ chi)."""
+    """How a stage's decoder output moves the model: rigid groups or atoms, each optionally
+    followed by turns of the side-chain chis of ``chi_tree`` (rigid groups: a series' residues)."""
 
     def __init__(self, kind: str, topo, base: torch.Tensor, n_patches: int = 64, seed: int = 0,
                  chi_tree=None, rotation_scale: float = 0.1, shift_scale: float = 1.0):
@@ -91,12 +92,13 @@ class Morph:
             self.n_groups = int(group.max()) + 1
             self.group = torch.as_tensor(group, device=base.device)
             self.centre = group_centres(base, self.group, self.n_groups)
-            self.n_out = 6 * self.n_groups
+            self.n_move = 6 * self.n_groups
         elif kind == "atoms":
-            self.chi = chi_tree
-            self.n_out = 3 * len(x) + (chi_tree.n if chi_tree is not None else 0)
+            self.n_move = 3 * len(x)
         else:
             raise ValueError(f"unknown stage {kind!r}; stages are {STAGES}")
+        self.chi = chi_tree
+        self.n_out = self.n_move + (chi_tree.n if chi_tree is not None else 0)
 
     def __call__(self, out: torch.Tensor) -> torch.Tensor:
         """Decoder output (B, n_out) -> coordinates (B, N, 3) Å, moving the base model."""
@@ -106,12 +108,15 @@ class Morph:
         """Move models ``xyz`` ((B,) N, 3) Å by decoder output (B, n_out); rigid groups turn about
         ``centre`` ((B,) G, 3), by default each model's own group centres (a model series)."""
         out = out.to(xyz.dtype)
+        moved = self._move(xyz, out[:, :self.n_move], centre)
+        if self.chi is not None:
+            moved = self.chi.apply(moved, self.rotation_scale * out[:, self.n_move:])
+        return moved
+
+    def _move(self, xyz, out, centre):
         if self.kind == "atoms":
             n = xyz.shape[-2]
-            moved = xyz + 0.1 * out[:, :3 * n].reshape(-1, n, 3)
-            if self.chi is not None:
-                moved = self.chi.apply(moved, self.rotation_scale * out[:, 3 * n:])
-            return moved
+            return xyz + 0.1 * out.reshape(-1, n, 3)
         g = self.n_groups
         if centre is None:
             centre = group_centres(xyz, self.group, g)

@@ -5,7 +5,9 @@ Steps, each checkpointed (decoder weights) in ``out_dir/checkpoints`` when a fol
 0. ``start``: single refinement of the model into the map it fits best (the seed starts the
    series from a refined single model), unless ``refine_start=False``;
 1. ``patches_coarse``, ``patches``, ``residues``, ``atoms``: conditional decoders trained on every
-   map at once (:mod:`cryonb.series.train`), each on top of the stages before it;
+   map at once (:mod:`cryonb.series.train`), each on top of the stages before it; the residue
+   stage also turns side-chain chis (``residue_chi``): with the crystal's side chains held rigid,
+   fitting their density shifted the whole residue, C-alpha included;
 2. ``fit``: every decoder trained jointly, all atoms against every map (map weight 10 x the
    single-refinement polish's, polish geometry), geometry also at latents drawn along the
    trajectory and at the grid latents with the most Ramachandran outliers or clashes; the
@@ -64,6 +66,7 @@ class SeriesConfig:
     patch_iterations: int = defaults.PATCH_ITERATIONS  # each patch stage (map score only, cheap)
     batch: int = 16                      # projections per map per round
     n_patches: int = 16                  # n_patches // 8 coarse patches first (32 or 64 overfit at 8 Å; README)
+    residue_chi: bool = True             # residue stage also turns side-chain chis (rigid ones bias C-alpha)
     fit_iterations: int = defaults.FIT_ITERATIONS      # joint all-atom fit, map weight fit_map_factor x polish's
     fit_map_factor: float = 10.0
     smooth_iterations: int = defaults.SMOOTH_ITERATIONS  # then joint smoothing at the polish's map weight
@@ -156,11 +159,11 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     from ..priors import load_priors
     priors = load_priors()
     for k, (kind, name, cfg, n_patches) in enumerate(_plan(config, resolution)):
-        stage = series.new_stage(kind, topo, n_patches, config.seed + k, _chi(topo, kind))
+        stage = series.new_stage(kind, topo, n_patches, config.seed + k, _chi(topo, kind, config))
         done = ckpt.load(name, stage)
         if done is None:
             obj = SeriesObjective(scores, z, geometry_loss(kind, topo, library, x0, config.weights, priors,
-                                                          SERIES_GEOMETRY_TERMS),
+                                                          series_geometry_terms(config)),
                                   config.latent_noise, cfg.batch, config.seed + 100 * k)
             done = train_series_stage(series, stage, obj, cfg, resolution, progress)
             done.name = name
@@ -184,9 +187,18 @@ def _plan(config: SeriesConfig, resolution: float):
         yield kind, kind, ladder[kind], config.n_patches
 
 
-def _chi(topo, kind: str):
+def _chi(topo, kind: str, config: SeriesConfig):
+    """The chi tree of a stage that turns side chains: atoms, and residues with ``residue_chi``."""
     from ..geometry.chi import ChiTree
-    return ChiTree(topo) if kind == "atoms" else None
+    turns = kind == "atoms" or (kind == "residues" and config.residue_chi)
+    return ChiTree(topo) if turns else None
+
+
+def series_geometry_terms(config: SeriesConfig) -> dict[str, tuple[str, ...]]:
+    """Geometry terms by stage kind; a residue stage that turns chis also scores the rotamer prior."""
+    if not config.residue_chi:
+        return SERIES_GEOMETRY_TERMS
+    return {**SERIES_GEOMETRY_TERMS, "residues": SERIES_GEOMETRY_TERMS["residues"] + ("rotamer",)}
 
 
 def _joint_steps(config: SeriesConfig, resolution: float) -> list[tuple[str, int, float]]:
