@@ -118,13 +118,12 @@ def test_residue_stage_runs_longer_than_the_atoms_stage_unless_told():
     assert plan["patches_coarse"][1] == SeriesConfig().n_patches // 8 and plan["patches"][1] == SeriesConfig().n_patches
 
 
-def test_the_residue_stage_turns_chis_under_the_rotamer_prior_unless_told(adk_closed):
+def test_the_residue_stage_turns_chis_unless_told(adk_closed):
     from cryonb.geometry.topology import build_topology
-    from cryonb.series.pipeline import SeriesConfig, _chi, series_geometry_terms
+    from cryonb.series.pipeline import SeriesConfig, _chi
+    from cryonb.series.train import SERIES_GEOMETRY_TERMS
     topo = build_topology(adk_closed, warn=False)
     on, off = SeriesConfig(), SeriesConfig(residue_chi=False)
     assert _chi(topo, "residues", on) is not None and _chi(topo, "residues", off) is None
     assert _chi(topo, "atoms", off) is not None and _chi(topo, "patches", on) is None
-    assert "rotamer" in series_geometry_terms(on)["residues"]
-    assert "rotamer" not in series_geometry_terms(off)["residues"]
-    assert "rama" in series_geometry_terms(off)["residues"]
+    assert "rama" in SERIES_GEOMETRY_TERMS["residues"] and "rotamer" in SERIES_GEOMETRY_TERMS["atoms"]

@@ -29,10 +29,12 @@ series) turns them into a **continuous series of atomic models**, one at any poi
   random noise** (as in a variational autoencoder), so the models change smoothly between the
   latents the maps sit at. Each map is scored by the FRC of its own cached projections, all maps at
   once, and each new decoder is trained on top of the ones before it, stage by stage, its geometry
-  weight balanced afresh every round (the residue stage also keeps phi/psi by the Ramachandran prior);
+  weight balanced afresh every round (the residue stage also turns the side-chain chis and keeps
+  phi/psi by the Ramachandran prior);
 * **joint fit and smoothing**: final rounds train all the decoders together, all atoms against
-  every map with the single-refinement polish's geometry (`fit`: map weight ×10, where the stages
-  had left the models short of the maps at low resolution; `smooth`: the polish's own balance),
+  every map with the single-refinement polish's geometry, its Ramachandran prior eased from 100
+  to 6 (`fit`: map weight ×10, where the stages had left the models short of the maps at low
+  resolution; `smooth`: the polish's own map weight),
   with the geometry scored also at latents drawn **uniformly along the trajectory** and at the
   points of a fine grid along it where the models have the most Ramachandran outliers or clashes,
   so frames between the maps get as clean a geometry as the maps' own (the seed's Fig. 3B: Ramachandran,

@@ -9,10 +9,10 @@ Steps, each checkpointed (decoder weights) in ``out_dir/checkpoints`` when a fol
    stage also turns side-chain chis (``residue_chi``): with the crystal's side chains held rigid,
    fitting their density shifted the whole residue, C-alpha included;
 2. ``fit``: every decoder trained jointly, all atoms against every map (map weight 10 x the
-   single-refinement polish's, polish geometry), geometry also at latents drawn along the
+   single-refinement polish's, geometry :data:`JOINT_WEIGHTS`), geometry also at latents along the
    trajectory and at the grid latents with the most Ramachandran outliers or clashes; the
    stages' balanced weights leave models short of the maps at low resolution;
-3. ``smooth``: the same at the polish's own balance, so frames between the maps are as clean as
+3. ``smooth``: the same at the polish's own map weight, so frames between the maps are as clean as
    the maps' own.
 
 The result gives a model at any latent: :meth:`SeriesResult.models`.
@@ -42,6 +42,14 @@ from .model import LatentScale, SeriesModel
 from .train import SERIES_GEOMETRY_TERMS, SeriesObjective, smooth_series, train_series_stage
 
 
+# Geometry of the joint steps: the single-refinement polish's weights with the Ramachandran prior
+# at its stage weight (6) rather than the polish's 100. The DIMS frames themselves are 84-90 %
+# favoured; at 100 the prior pulled every residue to the middle of its basin and cost 0.02 Å of
+# median C-alpha RMSD (fit + smooth 0.793 against 0.814), with no Ramachandran outlier at any of
+# the 98 frames either way (README).
+JOINT_WEIGHTS = GeometryWeights(bond=2.0, angle=3.0, clash=1000.0, rama=6.0, rotamer=6.0)
+
+
 def series_stages(resolution: float, iterations: int = defaults.ITERATIONS,
                   patch_iterations: int = defaults.PATCH_ITERATIONS, batch: int = 16,
                   residue_iterations: int | None = None) -> dict[str, StageConfig]:
@@ -66,7 +74,8 @@ class SeriesConfig:
     patch_iterations: int = defaults.PATCH_ITERATIONS  # each patch stage (map score only, cheap)
     batch: int = 16                      # projections per map per round
     n_patches: int = 16                  # n_patches // 8 coarse patches first (32 or 64 overfit at 8 Å; README)
-    residue_chi: bool = True             # residue stage also turns side-chain chis (rigid ones bias C-alpha)
+    residue_chi: bool = True             # residue stage also turns side-chain chis (rigid ones bias C-alpha;
+                                         # no rotamer prior there: DIMS frames are 7-11 % outliers; README)
     fit_iterations: int = defaults.FIT_ITERATIONS      # joint all-atom fit, map weight fit_map_factor x polish's
     fit_map_factor: float = 10.0
     smooth_iterations: int = defaults.SMOOTH_ITERATIONS  # then joint smoothing at the polish's map weight
@@ -78,7 +87,7 @@ class SeriesConfig:
     refine_start: bool = True
     start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500))
     weights: GeometryWeights = field(default_factory=GeometryWeights)
-    smooth_weights: GeometryWeights | None = None   # None: the single-refinement polish weights
+    smooth_weights: GeometryWeights | None = None   # joint steps' geometry; None: JOINT_WEIGHTS
     smooth_map_weight: float | None = None   # map weight of smoothing; None: the polish's (``start``)
     seed: int = 0
     threads: int | None = None
@@ -163,7 +172,7 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
         done = ckpt.load(name, stage)
         if done is None:
             obj = SeriesObjective(scores, z, geometry_loss(kind, topo, library, x0, config.weights, priors,
-                                                          series_geometry_terms(config)),
+                                                          SERIES_GEOMETRY_TERMS),
                                   config.latent_noise, cfg.batch, config.seed + 100 * k)
             done = train_series_stage(series, stage, obj, cfg, resolution, progress)
             done.name = name
@@ -194,13 +203,6 @@ def _chi(topo, kind: str, config: SeriesConfig):
     return ChiTree(topo) if turns else None
 
 
-def series_geometry_terms(config: SeriesConfig) -> dict[str, tuple[str, ...]]:
-    """Geometry terms by stage kind; a residue stage that turns chis also scores the rotamer prior."""
-    if not config.residue_chi:
-        return SERIES_GEOMETRY_TERMS
-    return {**SERIES_GEOMETRY_TERMS, "residues": SERIES_GEOMETRY_TERMS["residues"] + ("rotamer",)}
-
-
 def _joint_steps(config: SeriesConfig, resolution: float) -> list[tuple[str, int, float]]:
     """(name, iterations, map weight) of the joint steps after the stages: ``fit`` (map weight
     ``fit_map_factor`` x the single-refinement polish's) then ``smooth`` (the polish's own balance)."""
@@ -212,13 +214,12 @@ def _joint_steps(config: SeriesConfig, resolution: float) -> list[tuple[str, int
 
 def _joint(name, iterations, map_weight, series, scores, z, topo, library, x0, config, priors, resolution,
            ckpt, progress):
-    """Every decoder trained at once against the polish geometry weights and the map score x
-    ``map_weight``; geometry also at latents drawn along the trajectory between the maps."""
-    from ..refinement.pipeline import POLISH_WEIGHTS
+    """Every decoder trained at once against the joint geometry weights (:data:`JOINT_WEIGHTS`)
+    and the map score x ``map_weight``; geometry also at latents along the trajectory."""
     done = ckpt.load_all(name, series)
     if done is not None:
         return done
-    geo = GeometryLoss(topo, library, x0, config.smooth_weights or POLISH_WEIGHTS, priors, refresh_every=0)
+    geo = GeometryLoss(topo, library, x0, config.smooth_weights or JOINT_WEIGHTS, priors, refresh_every=0)
     obj = SeriesObjective(scores, z, geo, config.latent_noise, config.batch, config.seed + 999 + len(name))
     done = smooth_series(series, obj, iterations, resolution, 1.0 / map_weight, config.smooth_between,
                          progress=progress, n_worst=config.smooth_worst, n_grid=config.smooth_grid)
