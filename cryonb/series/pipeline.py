@@ -33,7 +33,7 @@ from ..geometry.library import RestraintLibrary
 from ..geometry.loss import GeometryLoss, GeometryWeights
 from ..refinement.gmm import ModelGMM, b_factors
 from ..refinement.map_score import MapScore
-from ..refinement.pipeline import RefineConfig, _topology_of, check_inputs, fingerprint
+from ..refinement.pipeline import POLISH_WEIGHTS, RefineConfig, _topology_of, check_inputs, fingerprint
 from ..refinement.projection import MapProjections
 from ..refinement.stages import StageConfig, StageResult, geometry_loss
 from . import defaults
@@ -47,7 +47,7 @@ from .train import SERIES_GEOMETRY_TERMS, SeriesObjective, smooth_series, train_
 # favoured; at 100 the prior pulled every residue to the middle of its basin and cost 0.02 Å of
 # median C-alpha RMSD (fit + smooth 0.793 against 0.814), with no Ramachandran outlier at any of
 # the 98 frames either way (README).
-JOINT_WEIGHTS = GeometryWeights(bond=2.0, angle=3.0, clash=1000.0, rama=6.0, rotamer=6.0)
+JOINT_WEIGHTS = replace(POLISH_WEIGHTS, rama=GeometryWeights().rama)
 
 
 def series_stages(resolution: float, iterations: int = defaults.ITERATIONS,
