@@ -30,18 +30,27 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     or holds non-finite coordinates.
     """
     p = require_file(path)
+    elements_given = True
     if _is_pdb_format(p):
-        _check_pdb_coordinates(p)
+        elements_given = _check_pdb_coordinates(p)
     try:
-        st = gemmi.read_structure(p, merge_chain_parts=True)
+        st = gemmi.read_structure(p, merge_chain_parts=False)
     except Exception as exc:  # gemmi raises RuntimeError/ValueError with a line number
         raise ModelError(p, f"not a readable PDB/mmCIF model ({exc})") from None
+    if len(st) > 0:
+        _check_repeated_chains(p, st)
+    st.merge_chain_parts()
     st.setup_entities()
     if len(st) == 0 or st[0].count_atom_sites() == 0:
         raise ModelError(p, "model contains no atoms (is this a PDB/mmCIF coordinate file?)")
     for i in range(len(st)):
         if not np.all(np.isfinite(model_xyz(st, i))):
             raise ModelError(p, f"model {i + 1} has non-finite (NaN/inf) atom coordinates")
+    if not elements_given:
+        n = assign_elements(st)
+        warnings.warn(f"{p}: no element symbols (PDB columns 77-78 are blank): elements assigned from atom "
+                      f"names ({n} atoms; a metal only for a one-atom residue of that name, such as CA "
+                      "calcium, never for a C-alpha)", stacklevel=2)
     st.name = Path(p).name.split(".")[0]
     protect_input(p)
     return st
@@ -52,14 +61,16 @@ def _is_pdb_format(path: str) -> bool:
     return name.endswith((".pdb", ".ent"))
 
 
-def _check_pdb_coordinates(path: str) -> None:
-    """Raise ModelError at the first ATOM/HETATM record whose x, y, z columns are not numbers.
+def _check_pdb_coordinates(path: str) -> bool:
+    """Raise ModelError at the first ATOM/HETATM record whose x, y, z columns are not numbers;
+    return whether any record has an element symbol (columns 77-78).
 
     gemmi reads fixed columns leniently; a damaged line would otherwise give a wrong atom silently.
     """
     import gzip
 
     opener = gzip.open if path.lower().endswith(".gz") else open
+    elements = False
     try:
         with opener(path, "rt", errors="replace") as fh:
             for number, line in enumerate(fh, 1):
@@ -70,8 +81,65 @@ def _check_pdb_coordinates(path: str) -> None:
                 except ValueError:
                     raise ModelError(path, f"line {number}: coordinates in columns 31-54 are not "
                                            f"numbers: {line.rstrip()!r}") from None
+                elements = elements or bool(line[76:78].strip())
     except (OSError, EOFError) as exc:
         raise ModelError(path, f"cannot be read ({exc})") from None
+    return elements
+
+
+def assign_elements(st: gemmi.Structure) -> int:
+    """Set every atom's element from its name, as for a PDB file without element columns;
+    returns the number of atoms set.
+
+    The element is the name's first letter (after leading digits: 1HB -> H), except in a one-atom
+    residue named after its atom (CA, ZN, MG, CL ...), which is that ion. So a C-alpha is carbon,
+    and a CHARMM or old-style name such as HG1 or CD1 is hydrogen or carbon, never mercury or
+    cadmium.
+    """
+    n = 0
+    for model in st:
+        for chain in model:
+            for res in chain:
+                for atom in res:
+                    atom.element = _element_from_name(atom.name, res)
+                    n += 1
+    return n
+
+
+def _element_from_name(name: str, res: gemmi.Residue) -> gemmi.Element:
+    stripped = name.strip().lstrip("0123456789")
+    if len(res) == 1 and res.name.strip() == name.strip() and gemmi.Element(name.strip()).atomic_number > 0:
+        return gemmi.Element(name.strip())
+    return gemmi.Element(stripped[:1] or "X")
+
+
+def _check_repeated_chains(path: str, st: gemmi.Structure) -> None:
+    """Refuse a model in which parts of one chain ID share residue numbers (a chain present twice,
+    or two chains given one ID), which merging chain parts would silently fold into one copy."""
+    seen: dict[str, set] = {}
+    dup = []
+    repeated = [f"{part.name}/{r.name}{r.seqid.num}{r.seqid.icode.strip()}" for part in st[0] for r in part
+                if len(r) > 1 and all(n > 1 for n in _atom_counts(r).values())]
+    if repeated:   # gemmi files a repeated residue's atoms into the first copy
+        dup.append(f"{len(repeated)} residues with every atom twice ({', '.join(repeated[:3])}"
+                   f"{' ...' if len(repeated) > 3 else ''})")
+    for part in st[0]:
+        keys = {(r.seqid.num, r.seqid.icode) for r in part}
+        if part.name in seen and keys & seen[part.name]:
+            first = next(r for r in part if (r.seqid.num, r.seqid.icode) in seen[part.name])
+            dup.append(f"chain {part.name} ({len(keys & seen[part.name])} residue numbers again, from "
+                       f"{first.name}{first.seqid.num}{first.seqid.icode.strip()})")
+        seen.setdefault(part.name, set()).update(keys)
+    if dup:
+        raise ModelError(path, f"{'; '.join(dup[:5])}: a chain present twice, or two chains sharing an ID? "
+                               "Give each copy its own chain ID")
+
+
+def _atom_counts(res: gemmi.Residue) -> dict:
+    counts: dict = {}
+    for a in res:
+        counts[(a.name, a.altloc)] = counts.get((a.name, a.altloc), 0) + 1
+    return counts
 
 
 def model_xyz(st: gemmi.Structure, model_index: int = 0) -> np.ndarray:

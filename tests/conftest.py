@@ -11,6 +11,16 @@ from cryonb import data, density
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests (use with ``pytestmark = pytest.mark.usefixtures``)."""
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def adk_closed():
     return data.adk_closed()

@@ -45,7 +45,8 @@ def test_tables_cover_standard_residues_in_every_form(lib):
     assert "OXT" in lib.template("ALA", "end").atoms and "H3" in lib.template("ALA", "start").atoms
     assert "H" not in lib.template("PRO", "internal").atoms
     assert "OP3" not in lib.template("A", "internal").atoms and "HO3'" not in lib.template("A", "internal").atoms
-    assert lib.template("XYZ") is None and lib.polymer("XYZ") is None
+    assert lib.template("QZ9") is None and lib.polymer("QZ9") is None   # in no table, library or the CCD
+    assert lib.origin("XYZ") == "CCD" and lib.template("XYZ", "free") is not None
     assert set(lib.links) >= {"TRANS", "CIS", "PTRANS", "PCIS", "p", "disulf"}
 
 
@@ -86,7 +87,7 @@ def test_missing_atoms_unknown_residues_and_altlocs_are_reported(adk_closed, lib
     res = st[0][0][10]
     name = f"{res.name}{res.seqid.num}"
     del res[[a.name for a in res].index("CB")]
-    st[0][0][20].name = "XYZ"
+    st[0][0][20].name = "QZ9"
     alt = st[0][0][30]
     atom = alt[len(alt) - 1]
     atom.altloc = "A"
@@ -98,12 +99,13 @@ def test_missing_atoms_unknown_residues_and_altlocs_are_reported(adk_closed, lib
         topo = build_topology(st, lib)
     text = " ".join(str(w.message) for w in record)
     assert f"{name}: missing atoms CB" in text
-    assert "XYZ" in text and "excluded from geometry" in text
+    assert "QZ9" in text and "held fixed" in text
     assert "first conformer" in text
-    # the unknown residue's atoms are kept (written back), but carry no restraints
-    unknown = [k for k, r in enumerate(topo.residues) if r.name == "XYZ"][0]
+    # the unknown residue's atoms are kept (written back), carry no restraints and are held
+    unknown = [k for k, r in enumerate(topo.residues) if r.name == "QZ9"][0]
     atoms = set(topo.residues[unknown].atoms.values())
     assert atoms and not atoms & set(topo.restraints.bonds.ravel())
+    assert set(np.flatnonzero(topo.atoms.held)) == atoms
     assert topo.n_atoms == sum(1 for r in st[0][0] for a in r if a.altloc != "B")
 
 

@@ -37,12 +37,7 @@ TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "
               "angle_rmsz", "molprobity_score", "fsc_average"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -208,7 +208,8 @@ view
 WRITE_MD = r"""
 ## Outputs
 The refined model (`refined.cif`, `refined.pdb`), `metrics.json` (every compared metric as
-`<key>_before` / `<key>_after`), `steps.json` (the step table and notes), the figures (PNG and
+`<key>_before` / `<key>_after`, and under `harm` whatever the refinement made worse than the input:
+clashscore, twisted or cis peptides, Ramachandran outliers, ligand geometry), `steps.json` (the step table and notes), the figures (PNG and
 SVG) and `summary.txt`, the table below, which `make demo` prints.
 """
 
@@ -217,7 +218,10 @@ io.write_model(result.structure, run / "refined.cif")
 io.write_model(result.structure, run / "refined.pdb")
 ca = {"ca_rmsd_reference": extra["C-alpha RMSD to reference (Å)"]} if truth is not None else {}
 metrics = {"model": model, "map": map_path or "bundled", "resolution": resolution,
-           "refine_seconds": result.seconds, **figures.flat_metrics(result.before, result.after, ca)}
+           "refine_seconds": result.seconds, **figures.flat_metrics(result.before, result.after, ca),
+           "harm": result.harm}
+for finding in result.harm:
+    print(f"WARNING: worse than the input: {finding}")
 runs.write_json(metrics, run / "metrics.json")
 runs.write_json({"steps": rows, "notes": result.notes}, run / "steps.json")
 summary = (f"{start.name or model} refined into {map_path or 'the bundled example map'} at {resolution} Å "

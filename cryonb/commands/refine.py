@@ -30,7 +30,8 @@ from ..errors import CryonbError
 from . import fmt_value, run_folder
 
 TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
-              "angle_rmsz", "molprobity_score", "fsc_average"]
+              "angle_rmsz", "cbeta_deviations", "n_twisted", "n_cis_general", "ligand_bond_rmsz",
+              "ligand_angle_rmsz", "molprobity_score", "fsc_average", "cc_mask", "qscore"]
 # options that default to None on the command line, so a resume can tell what was given
 DEFAULTS = {"map": None, "resolution": None, "device": "auto", "seed": 0, "threads": None,
             "iterations": None, "stages": "auto", "patches": 64, "polish_steps": 1000,
@@ -90,6 +91,8 @@ def main(args: argparse.Namespace) -> int:
         return 130
     _write_outputs(result, args, config, out)
     print(format_table(result.before, result.after))
+    for finding in result.harm:
+        print(f"WARNING: worse than the input: {finding}", file=sys.stderr)
     print(f"wrote {out / 'refined.cif'} and {out / 'refined.pdb'} ({len(result.steps)} steps, "
           f"{result.seconds:.1f} s); metrics in {out / 'metrics.json'}")
     return 0
@@ -182,7 +185,8 @@ def _write_outputs(result, args: argparse.Namespace, config, out: Path) -> None:
              for s in result.steps]
     write_json({"model": args.model, "map": args.map, "resolution": args.resolution,
                 "config": config.as_dict(), "seconds": result.seconds, "input": result.before,
-                "output": result.after, "steps": steps, "notes": result.notes}, out / "metrics.json")
+                "output": result.after, "harm": result.harm, "steps": steps, "notes": result.notes},
+               out / "metrics.json")
     write_json({s.name: s.history for s in result.steps}, out / "history.json")
 
 
@@ -190,7 +194,7 @@ def format_table(before: dict, after: dict) -> str:
     """Before/after rows of the headline validation keys present in either summary."""
     lines = [f"{'metric':<22} {'input':>10} {'output':>10}"]
     for key in TABLE_KEYS:
-        if key in before or key in after:
+        if (before.get(key) is not None) or (after.get(key) is not None):
             lines.append(f"{key:<22} {fmt_value(before.get(key)):>10} {fmt_value(after.get(key)):>10}")
     return "\n".join(lines)
 

@@ -29,6 +29,8 @@ ROWS = [("rama_favored_pct", "Ramachandran favoured", "{:.2f} %", "> 98 %"),
         ("cbeta_deviations", "C-beta deviations > 0.25 Å", "{:d}", "0"),
         ("n_cis_general", "Cis non-proline peptides", "{:d}", ""),
         ("n_twisted", "Twisted peptides", "{:d}", "0"),
+        ("ligand_bond_rmsz", "Ligand bond RMSZ", "{:.3f}", ""),
+        ("ligand_angle_rmsz", "Ligand angle RMSZ", "{:.3f}", ""),
         ("molprobity_score", "MolProbity score", "{:.2f}", ""),
         ("rna_suiteness", "RNA suiteness", "{:.3f}", ""),
         ("fsc05_resolution", "Model-map FSC=0.5", "{:.2f} Å", ""),
@@ -71,8 +73,13 @@ def format_table(report) -> str:
         if key not in s and key not in report.unavailable:
             continue
         value = s.get(key)
+        if value is None and key.startswith("ligand_"):
+            continue   # no ligands
         text = fmt.format(value) if value is not None else "n/a"
         lines.append(f"{label:<28} {text:>12}  {goal:<8}")
+    for key, label in (("twisted_residues", "twisted"), ("cis_general_residues", "cis non-proline")):
+        if s.get(key):
+            lines.append(f"{label} peptides (residue after the peptide): {', '.join(s[key])}")
     for key, why in report.unavailable.items():
         lines.append(f"not computed: {key}: {why}")
     for note in report.notes:

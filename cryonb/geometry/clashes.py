@@ -48,7 +48,8 @@ class AtomSet:
     radius: np.ndarray
     polar_h: np.ndarray
     acceptor: np.ndarray
-    clashable: np.ndarray          # atoms taking part (restrained residues only)
+    clashable: np.ndarray          # atoms taking part (all of them)
+    water: np.ndarray              # water atoms: water-water pairs never clash (as probe's "not water")
     excluded: sp.csr_matrix        # pairs within 3 bonds, 4 with a hydrogen (symmetric, boolean)
     n_heavy: int
     elements: np.ndarray
@@ -76,12 +77,13 @@ def atom_set(topo, library, bonds: np.ndarray | None = None) -> AtomSet:
     resnames = np.array([r.name for r in topo.residues])[topo.atoms.residue]
     acceptor |= np.array([name in _RING_ACCEPTORS.get(rn, ()) for rn, name in zip(resnames, topo.atoms.names)],
                          dtype=bool)
-    clashable = np.concatenate([topo.atoms.restrained, np.ones(nh, bool)])
+    clashable = np.ones(n + nh, bool)
+    water = np.concatenate([topo.atoms.water, np.zeros(nh, bool)])
     if bonds is None:
-        bonds = np.concatenate([topo.restraints.bonds, np.stack([h.parent, n + np.arange(nh)], 1)])
+        bonds = np.concatenate([topo.restraints.bonds, topo.extra_bonds, np.stack([h.parent, n + np.arange(nh)], 1)])
     is_h = np.concatenate([np.zeros(n, bool), np.ones(nh, bool)])
     return AtomSet(np.concatenate([radius, h_radius]), np.concatenate([np.zeros(n, bool), h.polar]),
-                   np.concatenate([acceptor, np.zeros(nh, bool)]), clashable,
+                   np.concatenate([acceptor, np.zeros(nh, bool)]), clashable, water,
                    excluded_pairs(bonds, is_h), n, np.concatenate([el, np.full(nh, "H")]))
 
 
@@ -170,6 +172,7 @@ def candidate_pairs(atoms: AtomSet, xyz: np.ndarray, cutoff: float | None = None
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     ok = atoms.clashable[pairs[:, 0]] & atoms.clashable[pairs[:, 1]]
+    ok &= ~(atoms.water[pairs[:, 0]] & atoms.water[pairs[:, 1]])
     ok &= ~np.asarray(atoms.excluded[pairs[:, 0], pairs[:, 1]]).ravel()
     return pairs[ok].astype(np.int64)
 

@@ -75,12 +75,13 @@ def riding_hydrogens_for(topo, library) -> RidingHydrogens:
     link_partners = _link_partners(topo, library)
     rows, frames = [], {}
     disulfide = {lk.i for lk in topo.links if lk.name == "disulf"} | {lk.j for lk in topo.links if lk.name == "disulf"}
+    lost = _lost_to_links(topo)
     for k, r in enumerate(topo.residues):
         t = r.template
         if t is None:
             continue
         partners = link_partners.get(k, {})
-        skip = frozenset({"HG"} if k in disulfide and r.name == "CYS" else ())
+        skip = frozenset(({"HG"} if k in disulfide and r.name == "CYS" else set()) | lost.get(k, set()))
         key = (id(t), frozenset(r.atoms), frozenset(partners), skip)
         if key not in frames:
             frames[key] = _residue_frames(t, key[1], key[2], skip)
@@ -98,10 +99,32 @@ def riding_hydrogens_for(topo, library) -> RidingHydrogens:
                            np.array(cols[7], dtype=np.int64), np.isin(elements[parent], ["N", "O", "S"]))
 
 
+def _lost_to_links(topo) -> dict[int, set[str]]:
+    """residue -> names of the hydrogens its struct_conn links replace: every hydrogen of an atom
+    bound to a metal (His NE2, Cys SG), the last-named one of an atom in a covalent link."""
+    out: dict[int, set[str]] = {}
+    for lk in topo.links:
+        if not lk.explicit:
+            continue
+        for k, atom in ((lk.i, lk.atoms[0]), (lk.j, lk.atoms[1])):
+            t = topo.residues[k].template
+            if t is None or atom not in t.atoms:
+                continue
+            p = t.index(atom)
+            hs = sorted(t.atoms[x] for bond in t.bonds.tolist() if p in bond for x in bond
+                        if x != p and t.elements[x] == "H")
+            if hs:
+                out.setdefault(k, set()).update(hs if lk.name == "metal" else hs[-1:])
+    return out
+
+
 def _link_partners(topo, library) -> dict[int, dict[str, int]]:
-    """residue -> {its atom name: index of the heavy atom it bonds to in a linked residue}."""
+    """residue -> {its atom name: index of the heavy atom it bonds to in a linked residue}
+    (library links only: a struct_conn link does not change how the hydrogens are placed)."""
     out: dict[int, dict[str, int]] = {}
     for lk in topo.links:
+        if lk.explicit:
+            continue
         res = (topo.residues[lk.i], topo.residues[lk.j])
         for (s1, n1), (s2, n2), *_ in library.links[lk.name].bonds:
             k1, k2 = (lk.i, lk.j)[s1 - 1], (lk.i, lk.j)[s2 - 1]

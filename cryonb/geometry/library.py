@@ -5,7 +5,8 @@ The tables in ``monomers.json.gz`` are derived from the CCP4 monomer library by
 in four forms: ``internal`` (linked on both sides), ``start`` (N-terminus or 5' end),
 ``end`` (C-terminus or 3' end) and ``free`` (unlinked). Other residues are read at
 run time from a monomer library folder (``$CLIBD_MON`` or a path given by the
-caller) through gemmi; without one they are reported as unknown.
+caller) through gemmi, else derived from the wwPDB Chemical Component Dictionary
+(:mod:`.ccd`); a residue found in none of them is unknown.
 
 Distances are in Å, angles in degrees. Bonds carry the electron-cloud distance
 (what X-ray, cryo-EM and MolProbity's clashscore use for X-H) and the nuclear one.
@@ -126,14 +127,20 @@ def _tables() -> dict:
         return json.load(f)
 
 
+def standard_residues() -> frozenset[str]:
+    """Names in the built-in tables: the 20 amino acids, A/C/G/U and DA/DC/DG/DT."""
+    return frozenset(_tables()["residues"])
+
+
 class RestraintLibrary:
     """Residue templates by (name, form), links by name, energy-type properties.
 
     ``monomer_dir`` (default ``$CLIBD_MON``) extends the built-in tables to other
-    residues through gemmi; residues found nowhere are unknown (``template`` returns None).
+    residues through gemmi; then the CCD (``ccd=True``); residues found nowhere are
+    unknown (``template`` returns None). ``origin(name)`` says where a residue came from.
     """
 
-    def __init__(self, monomer_dir: str | os.PathLike | None = None):
+    def __init__(self, monomer_dir: str | os.PathLike | None = None, ccd: bool = True):
         self.monomer_dir = monomer_dir if monomer_dir is not None else os.environ.get("CLIBD_MON") or None
         if self.monomer_dir is not None and not Path(self.monomer_dir).is_dir():
             raise InputFileError(self.monomer_dir, "monomer library folder not found")
@@ -141,6 +148,7 @@ class RestraintLibrary:
         self.source = t["source"]
         self._residues = t["residues"]
         self._extra: dict[str, dict | None] = {}
+        self.use_ccd = ccd
         self.links = {name: LinkTemplate(name, **{k: v for k, v in link.items() if k != "mods"})
                       for name, link in t["links"].items()}
         self.energy_types = {k: (v[0], v[1], v[2]) for k, v in t["energy_types"].items()}
@@ -159,6 +167,11 @@ class RestraintLibrary:
                 name, polymer_kind(entry["group"]), entry["forms"][form])
         return self._cache[key]
 
+    def origin(self, name: str) -> str | None:
+        """'built-in', 'monomer library' or 'CCD' for a known residue name, None for an unknown one."""
+        entry = self._entry(name)
+        return None if entry is None else entry.get("source", "built-in")
+
     def hbond_class(self, energy_type: str) -> str:
         """Donor 'D', acceptor 'A', both 'B', polar hydrogen 'H' or neither 'N'."""
         return self.energy_types.get(energy_type, ("", "N", None))[1]
@@ -171,7 +184,22 @@ class RestraintLibrary:
         return self._extra[name]
 
     def _read_extra(self, name: str) -> dict | None:
-        if self.monomer_dir is None:
+        entry = self._read_monomer_library(name)
+        if entry is None and self.use_ccd:
+            from .ccd import ccd_entry
+            entry = ccd_entry(name)
+        if entry is None:
+            return None
+        kind = polymer_kind(entry["group"])
+        free = entry["forms"]["free"]
+        forms = {"free": free}
+        for form, sides in [("internal", ["next", "prev"]), ("start", ["next"]), ("end", ["prev"])]:
+            drop = set().union(*(_LEAVING[kind][s] for s in sides)) if kind in _LEAVING else set()
+            forms[form] = drop_atoms(free, drop)
+        return {**entry, "forms": forms}
+
+    def _read_monomer_library(self, name: str) -> dict | None:
+        if self.monomer_dir is None or not name:
             return None
         path = Path(self.monomer_dir) / name[0].lower() / f"{name}.cif"
         if not path.exists():
@@ -180,14 +208,8 @@ class RestraintLibrary:
         if name not in ml.monomers:
             return None
         cc = ml.monomers[name]
-        group = cc.group.name.lower()
-        kind = polymer_kind(group)
-        free = compact_form(comp_restraints(cc))
-        forms = {"free": free}
-        for form, sides in [("internal", ["next", "prev"]), ("start", ["next"]), ("end", ["prev"])]:
-            drop = set().union(*(_LEAVING[kind][s] for s in sides)) if kind in _LEAVING else set()
-            forms[form] = drop_atoms(free, drop)
-        return {"group": group, "forms": forms}
+        return {"group": cc.group.name.lower(), "source": "monomer library",
+                "forms": {"free": compact_form(comp_restraints(cc))}}
 
 
 def comp_restraints(cc: gemmi.ChemComp) -> dict:

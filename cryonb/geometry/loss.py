@@ -3,7 +3,8 @@
 Terms (each a per-model mean, so weights are comparable across model sizes): bond and angle
 Z likelihood + 4.5 sigma hinge against the conformation-dependent library (refreshed with the
 clash list, as phi/psi move), planarity, chirality, clashes with riding hydrogens, and the
-Ramachandran, rotamer and RNA-suite priors. ``terms(xyz)`` returns every term for a batch of
+Ramachandran, rotamer and RNA-suite priors, and a tether holding waters and ions near their start.
+``terms(xyz)`` returns every term for a batch of
 models (..., n, 3); ``__call__`` returns the weighted sum.
 
 >>> loss = GeometryLoss(topo, library, topo.xyz(st))         # doctest: +SKIP
@@ -21,6 +22,8 @@ from .cdl import cdl_restraints
 from .clashes import ClashTerm
 from .torsion_priors import RamaTerm, RotamerTerm, SuiteTerm
 
+TETHER_SIGMA = 0.3   # Å: waters and ions move freely by about this much from their start
+
 
 @dataclass
 class GeometryWeights:
@@ -34,6 +37,7 @@ class GeometryWeights:
     rama: float = 6.0
     rotamer: float = 3.0
     suite: float = 1.0
+    tether: float = 1.0     # waters and ions, to their start (TETHER_SIGMA)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -60,6 +64,10 @@ class GeometryLoss:
         self.rama = RamaTerm(topo, xyz0, priors.rama) if w.rama else None
         self.rotamer = RotamerTerm(topo, priors.rotamer) if w.rotamer else None
         self.suite = SuiteTerm(topo) if w.suite else None
+        tethered = getattr(topo.atoms, "tethered", None)
+        self.tethered = None if tethered is None or not tethered.any() or not w.tether else \
+            torch.as_tensor(np.flatnonzero(tethered))
+        self.tether_start = None if self.tethered is None else torch.as_tensor(xyz0)[self.tethered]
 
     def refresh(self, xyz: torch.Tensor, every_model: bool = False) -> None:
         """Recompute CDL ideals at the current phi/psi (first model of a batch) and the clash list
@@ -91,6 +99,9 @@ class GeometryLoss:
             term = getattr(self, name)
             if term is not None:
                 out[name] = term(xyz)
+        if self.tethered is not None:
+            shift = xyz.index_select(-2, self.tethered) - self.tether_start.to(xyz.dtype)
+            out["tether"] = 0.5 * (shift ** 2).sum(-1).mean(-1) / TETHER_SIGMA ** 2
         return out
 
     def weighted(self, values: dict[str, torch.Tensor]) -> torch.Tensor:

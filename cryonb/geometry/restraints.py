@@ -57,7 +57,10 @@ class RestraintSet:
             if r.template is not None:
                 _add_residue(acc, k, r, notes)
         for link in links:
-            _add_link(acc, link, residues, library.links[link.name])
+            if link.explicit:
+                _add_explicit_link(acc, link, residues)
+            else:
+                _add_link(acc, link, residues, library.links[link.name])
         return acc.finish(cls)
 
 
@@ -100,9 +103,10 @@ def _add_residue(acc: _Accumulator, k: int, r, notes: list[str]) -> None:
     missing = [n for n, h, i in zip(t.atoms, heavy, idx) if h and i < 0 and n not in _OPTIONAL]
     extra = sorted(set(r.atoms) - set(t.atoms))
     if missing:
-        notes.append(f"{r.chain}/{r.name}{r.seqid}: missing atoms {', '.join(missing)}; their restraints skipped")
+        notes.append(f"{r.chain}/{r.name}{r.seqid}: missing atoms {', '.join(missing[:10])}"
+                     f"{f' and {len(missing) - 10} more' if len(missing) > 10 else ''}; their restraints skipped")
     if extra:
-        notes.append(f"{r.chain}/{r.name}{r.seqid}: atoms not in the {r.name} template, not restrained: "
+        notes.append(f"{r.chain}/{r.name}{r.seqid}: atoms not in the {r.name} template, held fixed: "
                      f"{', '.join(extra)}")
 
     def present(*atoms):
@@ -172,3 +176,27 @@ def _add_link(acc: _Accumulator, link, residues, lt) -> None:
         heavy = [x[0] for x in q]
         if len(heavy) >= 4:
             acc.plane(heavy, esd)
+
+
+LINK_ANGLE_ESD = 3.0   # degrees, angles at the ends of a covalent struct_conn link
+
+
+def _add_explicit_link(acc: _Accumulator, link, residues) -> None:
+    """A struct_conn link: its bond, and for a covalent one the angles at both ends (120 degrees
+    at an atom in one of its residue's planes, else 109.5)."""
+    (ri, a), (rj, b) = (residues[link.i], link.atoms[0]), (residues[link.j], link.atoms[1])
+    ia, ib = ri.atoms[a], rj.atoms[b]
+    acc.add(bonds=(ia, ib), bond_ideal=link.ideal, bond_sigma=link.sigma)
+    if link.name != "covalent":
+        return
+    for res, atom, centre, other in ((ri, a, ia, ib), (rj, b, ib, ia)):
+        t = res.template
+        if t is None or atom not in t.atoms:
+            continue
+        k = t.index(atom)
+        ideal = 120.0 if any(k in p for p, _ in t.planes) else 109.5
+        for bond in t.bonds.tolist():
+            if k in bond:
+                n = t.atoms[bond[1] if bond[0] == k else bond[0]]
+                if t.elements[t.index(n)] != "H" and n in res.atoms:
+                    acc.add(angles=(res.atoms[n], centre, other), angle_ideal=ideal, angle_sigma=LINK_ANGLE_ESD)

@@ -18,10 +18,10 @@ import numpy as np
 
 from ..errors import ModelError
 from .library import NUCLEIC, PEPTIDE, RestraintLibrary, ResidueTemplate
-from .linking import CIS_OMEGA, Link, find_links
+from .linking import CIS_OMEGA, Link, find_links, find_struct_links
 from .restraints import RestraintSet
 
-WATER = {"HOH", "WAT", "H2O", "DOD", "TIP3", "SOL"}
+WATER = {"HOH", "WAT", "H2O", "DOD", "TIP3", "TIP", "SOL", "D2O"}
 
 
 @dataclass
@@ -36,6 +36,16 @@ class Residue:
     form: str = "free"
     polymer: str | None = None
 
+    @property
+    def is_water(self) -> bool:
+        return self.name in WATER
+
+    @property
+    def is_ion(self) -> bool:
+        """A single-atom residue known to the library (metal or halide ion)."""
+        return (self.template is not None and len(self.atoms) == 1 and len(self.template.bonds) == 0
+                and next(iter(self.atoms)) in self.template.atoms)
+
 
 @dataclass
 class AtomTable:
@@ -45,7 +55,10 @@ class AtomTable:
     elements: np.ndarray
     residue: np.ndarray      # index into Topology.residues
     energy_types: np.ndarray  # '' where unknown
-    restrained: np.ndarray   # bool: atom belongs to a residue with a template
+    restrained: np.ndarray   # bool: atom belongs to a residue with a template and is in it
+    held: np.ndarray = None  # bool: no restraint known (unknown residue or atom): never moved
+    tethered: np.ndarray = None  # bool: water or ion, held near its start by a tether
+    water: np.ndarray = None     # bool: atom of a water
 
 
 @dataclass
@@ -59,6 +72,8 @@ class Topology:
     gemmi_index: list[tuple[int, int, int]]  # (chain, residue, atom) in the gemmi model per atom
     hydrogens: object = None                  # RidingHydrogens, filled by build_topology
     notes: list[str] = field(default_factory=list)
+    # (m, 2) bonds judged from distances inside held residues: clash exclusions, not restraints
+    extra_bonds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     @property
     def n_atoms(self) -> int:
@@ -90,7 +105,7 @@ def _collect_atoms(st: gemmi.Structure, model_index: int, notes: list[str]):
         raise ModelError(st.name or None, "model has no atoms")
     model = st[model_index]
     residues, gemmi_index, names, elements, res_of = [], [], [], [], []
-    n_alt = n_h = 0
+    n_alt = n_h = n_dup = 0
     for ci, chain in enumerate(model):
         for ri, res in enumerate(chain):
             atoms, first_alt = {}, None
@@ -104,6 +119,7 @@ def _collect_atoms(st: gemmi.Structure, model_index: int, notes: list[str]):
                         n_alt += 1
                         continue
                 if atom.name in atoms:
+                    n_dup += 1
                     continue
                 atoms[atom.name] = len(names)
                 gemmi_index.append((ci, ri, ai))
@@ -115,6 +131,8 @@ def _collect_atoms(st: gemmi.Structure, model_index: int, notes: list[str]):
         notes.append(f"alternate conformations: using the first conformer only ({n_alt} atoms skipped)")
     if n_h:
         notes.append(f"{n_h} hydrogen atoms in the file ignored: riding hydrogens are rebuilt from heavy atoms")
+    if n_dup:
+        notes.append(f"{n_dup} atoms repeated within their residue (same name, no altloc): the first copy used")
     return residues, gemmi_index, np.array(names), np.array(elements), np.array(res_of, dtype=np.int64)
 
 
@@ -137,23 +155,70 @@ def build_topology(st: gemmi.Structure, library: RestraintLibrary | None = None,
     residues, gemmi_index, names, elements, res_of = _collect_atoms(st, model_index, notes)
     xyz = np.array([[p.x, p.y, p.z] for p in
                     (st[model_index][c][r][a].pos for c, r, a in gemmi_index)]).reshape(-1, 3)
-    unknown = sorted({r.name for r in residues if r.name not in WATER and library.polymer(r.name) is None})
     for r in residues:
         r.polymer = library.polymer(r.name) if r.name not in WATER else None
     links = find_links(residues, xyz, library, link_distance, notes, cis_threshold)
+    links += find_struct_links(st, residues, xyz, elements, links, notes)
     _assign_forms(residues, links, library)
-    if unknown:
-        notes.append(f"residues not in the restraint library, excluded from geometry and kept in the output: "
-                     f"{', '.join(unknown)} (set $CLIBD_MON to a CCP4 monomer library to restrain them)")
     restraints = RestraintSet.compile(residues, links, library, notes)
     energy = np.array([_energy_type(residues[res_of[i]], n) for i, n in enumerate(names)])
-    table = AtomTable(names, elements, res_of, energy, np.array([residues[k].template is not None for k in res_of]))
-    topo = Topology(table, residues, restraints, links, gemmi_index, notes=notes)
+    table = _atom_table(residues, names, elements, res_of, energy)
+    _note_sources(residues, table, library, notes)
+    topo = Topology(table, residues, restraints, links, gemmi_index, notes=notes,
+                    extra_bonds=held_bonds(table, xyz))
     topo.hydrogens = riding_hydrogens_for(topo, library)
     if warn:
         for note in notes:
             warnings.warn(f"{st.name or 'model'}: {note}", stacklevel=2)
     return topo
+
+
+def _atom_table(residues, names, elements, res_of, energy) -> AtomTable:
+    """Per-atom labels with the restrained / held / tethered / water masks."""
+    in_template = np.array([residues[k].template is not None and n in residues[k].template.atoms
+                            for k, n in zip(res_of, names)], dtype=bool)
+    water = np.array([residues[k].is_water for k in res_of], dtype=bool)
+    tethered = water | np.array([residues[k].is_ion for k in res_of], dtype=bool)
+    held = ~in_template & ~tethered
+    return AtomTable(names, elements, res_of, energy, in_template, held, tethered, water)
+
+
+def _note_sources(residues, table: AtomTable, library: RestraintLibrary, notes: list[str]) -> None:
+    """Say which residues were restrained from the CCD or a monomer library, which are held."""
+    by_origin: dict[str, set[str]] = {}
+    for r in residues:
+        if r.template is not None:
+            by_origin.setdefault(library.origin(r.name) or "", set()).add(r.name)
+    for origin in ("monomer library", "CCD"):
+        if by_origin.get(origin):
+            how = ("the CCP4 monomer library" if origin == "monomer library" else
+                   "the wwPDB Chemical Component Dictionary (ideal geometry, esd 0.02 Å, 3 degrees)")
+            notes.append(f"restrained from {how}: {', '.join(sorted(by_origin[origin]))}")
+    unknown = sorted({r.name for r in residues if r.template is None and not r.is_water})
+    if unknown:
+        labels = [f"{r.chain}/{r.name}{r.seqid}" for r in residues if r.name in unknown]
+        notes.append(f"held fixed, no restraints known (not in the built-in tables, a monomer library or "
+                     f"the CCD): {', '.join(unknown)} ({len(labels)} residues: {', '.join(labels[:10])}"
+                     f"{' ...' if len(labels) > 10 else ''})")
+    n_water = int(table.water.sum())
+    n_ion = int((table.tethered & ~table.water).sum())
+    if n_water or n_ion:
+        notes.append(f"tethered to their start, taking part in clashes: {n_water} water and {n_ion} ion atoms")
+
+
+def held_bonds(table: AtomTable, xyz: np.ndarray) -> np.ndarray:
+    """(m, 2) atom pairs of one held residue within bonding distance (covalent radii + 0.4 Å)."""
+    from .clashes import COVALENT
+    idx = np.flatnonzero(table.held)
+    if len(idx) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    from scipy.spatial import cKDTree
+    pairs = cKDTree(xyz[idx]).query_pairs(3.0, output_type="ndarray").reshape(-1, 2)
+    i, j = idx[pairs[:, 0]], idx[pairs[:, 1]]
+    cov = np.array([COVALENT.get(e, 1.2) for e in table.elements])
+    d = np.linalg.norm(xyz[i] - xyz[j], axis=1)
+    keep = (table.residue[i] == table.residue[j]) & (d <= cov[i] + cov[j] + 0.4)
+    return np.stack([i[keep], j[keep]], 1).astype(np.int64)
 
 
 def _assign_forms(residues: list[Residue], links: list[Link], library: RestraintLibrary) -> None:

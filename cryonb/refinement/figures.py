@@ -28,8 +28,12 @@ COMPARED = [("fsc_average", "model-map FSC average", True),
             ("rama_outliers_pct", "Ramachandran outliers %", False),
             ("rotamer_outliers_pct", "rotamer outliers %", False),
             ("cbeta_deviations", "C-beta deviations", False),
+            ("n_twisted", "twisted peptides", False),
+            ("n_cis_general", "cis non-proline peptides", False),
             ("bond_rmsz", "bond RMSZ", False),
-            ("angle_rmsz", "angle RMSZ", False)]
+            ("angle_rmsz", "angle RMSZ", False),
+            ("ligand_bond_rmsz", "ligand bond RMSZ", False),
+            ("ligand_angle_rmsz", "ligand angle RMSZ", False)]
 
 
 # ----------------------------------------------------------------------------- C-alpha atoms
@@ -88,8 +92,13 @@ def compare(before: dict, after: dict, extra: dict[str, tuple[float, float]] | N
             ) -> list[tuple[str, object, object]]:
     """(label, before, after) for the validation keys present in both summaries, ``extra`` first."""
     rows = [(label, b, a) for label, (b, a) in (extra or {}).items()]
-    rows += [(label, before[k], after[k]) for k, label, _ in COMPARED if k in before and k in after]
+    rows += [(label, before[k], after[k]) for k, label, _ in COMPARED if _both(before, after, k)]
     return rows
+
+
+def _both(before: dict, after: dict, key: str) -> bool:
+    """The key is in both summaries and has a value in one (ligand keys are None without ligands)."""
+    return key in before and key in after and (before[key] is not None or after[key] is not None)
 
 
 def format_value(value) -> str:
@@ -121,7 +130,7 @@ def flat_metrics(before: dict, after: dict, extra: dict[str, tuple[float, float]
     """``<key>_before`` / ``<key>_after`` for the compared keys (and ``extra``), JSON-ready."""
     out = {}
     pairs = dict(extra or {})
-    pairs.update({k: (before[k], after[k]) for k, _, _ in COMPARED if k in before and k in after})
+    pairs.update({k: (before[k], after[k]) for k, _, _ in COMPARED if _both(before, after, k)})
     for k, (b, a) in pairs.items():
         out[f"{k}_before"], out[f"{k}_after"] = _json_number(b), _json_number(a)
     return out

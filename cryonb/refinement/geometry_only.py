@@ -88,13 +88,20 @@ def _refine_geometry(st, config, library, priors, progress, extra) -> GeometryRe
 
     current = [0]
 
+    held = torch.as_tensor(topo.atoms.held)[:, None] if topo.atoms.held.any() else None
+
+    def coordinates():
+        """x, with atoms that have no restraints held at their start."""
+        return x if held is None else torch.where(held, start, x)
+
     def objective():
-        values = loss_fn.terms(x)
+        xh = coordinates()
+        values = loss_fn.terms(xh)
         total = loss_fn.weighted(values)
-        values["tether"] = 0.5 * (((x - start) ** 2).sum(-1).mean() / config.tether_sigma ** 2)
-        added = extra(x, current[0]) if extra is not None else {}
+        values["tether_all"] = 0.5 * (((xh - start) ** 2).sum(-1).mean() / config.tether_sigma ** 2)
+        added = extra(xh, current[0]) if extra is not None else {}
         values.update(added)
-        return total + values["tether"] + sum(added.values()), values
+        return total + values["tether_all"] + sum(added.values()), values
 
     lengths = round_lengths(config.steps, config.refresh_every)
     rounds = range(len(lengths))
@@ -107,14 +114,14 @@ def _refine_geometry(st, config, library, priors, progress, extra) -> GeometryRe
         ramp = min(1.0, 0.1 + 0.9 * i / max(1.0, config.prior_ramp * n_rounds))
         for name, value in full.items():
             setattr(loss_fn.weights, name, value * ramp)
-        loss_fn.refresh(x)
+        loss_fn.refresh(coordinates())
         current[0] = i
         lbfgs_round(x, lambda: objective()[0], lengths[i])
         with torch.no_grad():
             total, values = objective()
         for k, v in {**values, "total": total}.items():
             history.setdefault(k, []).append(float(v))
-    xyz = x.detach().numpy()
+    xyz = coordinates().detach().numpy()
     out = st.clone()
     topo.set_xyz(out, xyz)
     return GeometryRefineResult(out, xyz, x0, history, time.perf_counter() - t0, list(topo.notes))

@@ -31,7 +31,7 @@ class ModelGMM:
     def from_topology(cls, topo, xyz: np.ndarray, resolution: float,
                       b_factors: np.ndarray | None = None) -> "ModelGMM":
         """The GMM of the topology's heavy atoms at ``xyz`` (N, 3) Å; ``b_factors`` (N,) Å^2."""
-        if any(gemmi.Element(e).atomic_number <= 1 for e in topo.atoms.elements):
+        if any(gemmi.Element(e).atomic_number == 1 for e in topo.atoms.elements):
             raise ValueError("the GMM holds heavy atoms only; hydrogens reached it")
         z = electron_amplitudes(topo.atoms.elements)
         b = np.zeros(len(z)) if b_factors is None else np.asarray(b_factors, dtype=np.float64)
@@ -50,7 +50,8 @@ class ModelGMM:
 def electron_amplitudes(elements) -> np.ndarray:
     """(N,) forward electron scattering factor f_e(0) (Å) of each element (ITC Table 4.3.2.2,
     gemmi's ``c4322``): the weight of an atom in a cryo-EM potential map, where O (1.98) weighs
-    less than C (2.51) and S (5.16) about twice C, unlike electron counts."""
+    less than C (2.51) and S (5.16) about twice C, unlike electron counts. An unknown element
+    (X, as in a UNX 'unknown atom or ion') weighs as gemmi's table has it (as O)."""
     return np.array([sum(gemmi.Element(e).c4322.a) for e in elements], dtype=np.float64)
 
 

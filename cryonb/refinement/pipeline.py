@@ -93,6 +93,7 @@ class RefineResult:
     seconds: float
     notes: list[str]
     topology: object = None              # the restraint topology the coordinates are ordered by
+    harm: list[str] = field(default_factory=list)   # what got worse than the input (compare.py)
 
     def stage_model(self, name: str) -> gemmi.Structure:
         """The model as it left step ``name`` (a copy of the input with those coordinates)."""
@@ -270,10 +271,13 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
         out = model.clone()
         topo.set_xyz(out, x)
         before = after = {}
+        harm: list[str] = []
         if validate:
+            from ..validation.compare import worse_than_input
             before, after = _validation(model, m, resolution), _validation(out, m, resolution)
+            harm = worse_than_input(before, after)
         notes = list(topo.notes) + [n for s in steps for n in s.notes]
-        return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo)
+        return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo, harm)
     finally:
         torch.set_num_threads(previous_threads)
 

@@ -24,8 +24,9 @@ from .patches import atom_groups, kmeans_patches
 from .rigid import move_groups
 
 STAGES = ("patches", "residues", "atoms")
-GEOMETRY_TERMS = {"patches": (), "residues": ("bond", "angle", "clash"),
-                  "atoms": ("bond", "angle", "planarity", "chirality", "clash", "rama", "rotamer", "suite")}
+GEOMETRY_TERMS = {"patches": (), "residues": ("bond", "angle", "clash", "tether"),
+                  "atoms": ("bond", "angle", "planarity", "chirality", "clash", "rama", "rotamer", "suite",
+                            "tether")}
 
 
 @dataclass
@@ -99,6 +100,8 @@ class Morph:
             raise ValueError(f"unknown stage {kind!r}; stages are {STAGES}")
         self.chi = chi_tree
         self.n_out = self.n_move + (chi_tree.n if chi_tree is not None else 0)
+        held = getattr(topo.atoms, "held", None)
+        self.held = None if held is None or not held.any() else torch.as_tensor(held, device=base.device)[:, None]
 
     def __call__(self, out: torch.Tensor) -> torch.Tensor:
         """Decoder output (B, n_out) -> coordinates (B, N, 3) Å, moving the base model."""
@@ -111,6 +114,8 @@ class Morph:
         moved = self._move(xyz, out[:, :self.n_move], centre)
         if self.chi is not None:
             moved = self.chi.apply(moved, self.rotation_scale * out[:, self.n_move:])
+        if self.held is not None:   # atoms without restraints never move
+            moved = torch.where(self.held, xyz, moved)
         return moved
 
     def _move(self, xyz, out, centre):

@@ -56,20 +56,38 @@ class Outlier:
 def covalent_geometry(topo, xyz: np.ndarray, restraints=None) -> tuple[dict, list[Outlier]]:
     """Bond and angle RMSZ and outlier counts against ``restraints`` (default: the topology's
     library values; pass :func:`cryonb.geometry.cdl.cdl_restraints` for cctbx's default); outliers
-    listed with |Z| > 4."""
+    listed with |Z| > 4.
+
+    ``bond_*``/``angle_*`` cover restraints among standard residues (amino acids, nucleotides,
+    and the links between them), as MolProbity's macromolecule table; ``ligand_bond_*`` and
+    ``ligand_angle_*`` the rest (ligands, modified residues, their links), as wwPDB reports
+    ligand geometry apart; None where there are none.
+    """
     r = topo.restraints if restraints is None else restraints
     x = torch.as_tensor(xyz, dtype=torch.float64)
+    standard = standard_atoms(topo)
     out, listed = {}, []
     for kind, z, idx in (("bond", bond_z(x, r).numpy(), r.bonds), ("angle", angle_z(x, r).numpy(), r.angles)):
-        out[f"{kind}_rmsz"] = float(np.sqrt(np.mean(z ** 2))) if len(z) else float("nan")
-        out[f"{kind}_outliers_z4"] = int((np.abs(z) > 4).sum())
-        out[f"{kind}_outliers_z5"] = int((np.abs(z) > 5).sum())
-        out[f"n_{kind}s"] = int(len(z))
+        polymer = standard[idx].all(1) if len(idx) else np.zeros(0, bool)
+        for prefix, keep in (("", polymer), ("ligand_", ~polymer)):
+            zk = z[keep]
+            out[f"{prefix}{kind}_rmsz"] = float(np.sqrt(np.mean(zk ** 2))) if len(zk) else (
+                float("nan") if not prefix else None)
+            out[f"{prefix}{kind}_outliers_z4"] = int((np.abs(zk) > 4).sum())
+            out[f"{prefix}{kind}_outliers_z5"] = int((np.abs(zk) > 5).sum())
+            out[f"n_{prefix}{kind}s"] = int(len(zk))
         for k in np.flatnonzero(np.abs(z) > 4):
             atoms = "-".join(topo.atoms.names[idx[k]])
             listed.append(Outlier(kind, topo.residue_label(topo.atoms.residue[idx[k][1 if kind == "angle" else 0]]),
                                   atoms, float(z[k])))
     return out, listed
+
+
+def standard_atoms(topo) -> np.ndarray:
+    """(n,) bool: the atom belongs to a standard residue (built-in tables: amino acids, nucleotides)."""
+    from ..geometry.library import standard_residues
+    names = standard_residues()
+    return np.array([topo.residues[k].name in names for k in topo.atoms.residue], dtype=bool)
 
 
 def ideal_cbeta(n: np.ndarray, ca: np.ndarray, c: np.ndarray, resnames) -> np.ndarray:
@@ -156,6 +174,7 @@ def clash_list(topo, library, xyz: np.ndarray, threshold: float = clashes.CLASH_
     pairs, over = probe_clashes(allx[index], atoms.radius[index], parent[index] >= 0, bonds,
                                 atoms.polar_h[index], atoms.acceptor[index], charge[index], threshold)
     pairs = index[pairs]
+    pairs = pairs[~(atoms.water[pairs[:, 0]] & atoms.water[pairs[:, 1]])] if len(pairs) else pairs
     listed = [Outlier("clash", _atom_label(topo, i), _atom_label(topo, j), float(o))
               for (i, j), o in zip(pairs, over)]
     return 1000.0 * len(pairs) / max(len(index), 1), listed, len(index)

@@ -185,13 +185,15 @@ def molprobity_reference(model, workdir: str | os.PathLike | None = None) -> dic
       water" "ogtN" -`` lists contacts; a clash is an atom pair overlapping >= 0.4 Å that is
       not an H-bond; clashscore = 1000 * clashes / atoms that probe ``-dumpatominfo``
       counts (H included). The exact commands are returned under ``commands``.
-    * bond and angle RMSZ from ``mmtbx.model.manager.process(make_restraints=True)``
-      and ``geometry_statistics().bond/angle(return_rmsZ=True)``: sqrt(mean(((model -
-      ideal) / esd)^2)) over all covalent bond/angle restraints (peptide links included;
-      H too if the model has them) with ideal values and esds from the CCP4 monomer
-      library of :func:`monomer_library_dir`. ``bond_rmsz``/``angle_rmsz``: cctbx's default,
-      with the conformation-dependent library (CDL) replacing backbone ideals and esds by
-      phi/psi-dependent ones; ``*_library``: CDL off (the library's values only).
+    * bond and angle RMSZ from ``mmtbx.model.manager.process(make_restraints=True)``:
+      sqrt(mean(((model - ideal) / esd)^2)) over the covalent bond/angle restraints of the heavy
+      atoms (hydrogens are removed from the copy first; peptide links included), ideal values and
+      esds from the CCP4 monomer library of :func:`monomer_library_dir`. ``bond_rmsz``/
+      ``angle_rmsz``: cctbx's default, with the conformation-dependent library (CDL) replacing
+      backbone ideals and esds by phi/psi-dependent ones; ``*_library``: CDL off (the library's
+      values only). Restraints among standard residues give ``bond_rmsz``/``angle_rmsz``; those
+      involving a ligand or modified residue ``ligand_bond_rmsz``/``ligand_angle_rmsz`` (residues
+      the monomer library lacks are left unrestrained there rather than stopping the run).
 
     Returns plain Python values: counts, percentages, per-residue rotamers, the clash list
     ``(atom 1, atom 2, overlap Å)``, commands, seconds per step and tool versions.
@@ -228,6 +230,9 @@ def _first_model_copy(model):
         st = read_model(model)
     while len(st) > 1:
         del st[1]
+    # Heavy atoms only, as cryonb's own numbers: reduce rebuilds hydrogens for the clashscore
+    # anyway, and a deposited model's hydrogen names need not match the monomer library's.
+    st.remove_hydrogens()
     st.remove_empty_chains()
     return st
 
@@ -353,25 +358,52 @@ def _omega(hierarchy) -> dict:
     o = omegalyze.omegalyze(pdb_hierarchy=hierarchy, nontrans_only=True, out=null_out(),
                             quiet=True)
     return {"n_cis": o.n_cis_proline() + o.n_cis_general(), "n_cis_proline": o.n_cis_proline(),
-            "n_twisted": o.n_twisted_proline() + o.n_twisted_general()}
+            "n_cis_general": o.n_cis_general(), "n_twisted": o.n_twisted_proline() + o.n_twisted_general()}
+
+
+STANDARD = {"ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE", "LEU", "LYS", "MET",
+            "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL", "A", "C", "G", "U", "DA", "DC", "DG", "DT"}
 
 
 def _geometry(pdb: Path) -> dict:
-    """Bond/angle RMSZ with cctbx's defaults (CDL on) and with the plain monomer library."""
+    """Bond/angle RMSZ with cctbx's defaults (CDL on) and with the plain monomer library, over
+    restraints among standard residues (``bond_rmsz``...) and over the rest (``ligand_*``: the
+    ligands the monomer library knows; residues it lacks are left unrestrained, not fatal)."""
     import iotbx.pdb
     import mmtbx.model
     from libtbx.utils import null_out
     out = {}
     for cdl, suffix in ((True, ""), (False, "_library")):
         m = mmtbx.model.manager(model_input=iotbx.pdb.input(file_name=str(pdb)), log=null_out())
+        m.set_stop_for_unknowns(False)
         params = m.get_default_pdb_interpretation_params()
         params.pdb_interpretation.restraints_library.cdl = cdl
         m.process(make_restraints=True, pdb_interpretation_params=params)
         g = m.geometry_statistics()
-        bz, az = g.bond(return_rmsZ=True), g.angle(return_rmsZ=True)
-        out.update({f"bond_rmsz{suffix}": bz.mean, f"angle_rmsz{suffix}": az.mean,
-                    f"bond_rmsd{suffix}": g.bond().mean, f"angle_rmsd{suffix}": g.angle().mean})
-    out.update(n_bonds=bz.n, n_angles=az.n)
+        out.update({f"bond_rmsd{suffix}": g.bond().mean, f"angle_rmsd{suffix}": g.angle().mean})
+        out.update(_split_rmsz(m, suffix))
+    return out
+
+
+def _split_rmsz(m, suffix: str) -> dict:
+    """RMSZ of bond and angle restraints among standard residues, and of the others."""
+    from cctbx import geometry_restraints as gr
+    sites = m.get_sites_cart()
+    geo = m.get_restraints_manager().geometry
+    standard = np.array([a.parent().resname.strip() in STANDARD for a in m.get_hierarchy().atoms()])
+    bonds = geo.get_all_bond_proxies(sites_cart=sites)[0]
+    rows = {"bond": (np.array(gr.bond_deltas(sites_cart=sites, proxies=bonds)),
+                     np.array([p.weight for p in bonds]), [p.i_seqs for p in bonds]),
+            "angle": (np.array(gr.angle_deltas(sites_cart=sites, proxies=geo.angle_proxies)),
+                      np.array([p.weight for p in geo.angle_proxies]), [p.i_seqs for p in geo.angle_proxies])}
+    out = {}
+    for kind, (delta, weight, seqs) in rows.items():
+        z = delta * np.sqrt(weight)
+        polymer = np.array([standard[list(q)].all() for q in seqs], dtype=bool).reshape(-1)
+        for prefix, keep in (("", polymer), ("ligand_", ~polymer)):
+            zk = z[keep]
+            out[f"{prefix}{kind}_rmsz{suffix}"] = float(np.sqrt(np.mean(zk ** 2))) if len(zk) else None
+            out[f"n_{prefix}{kind}s{suffix}"] = int(len(zk))
     return out
 
 

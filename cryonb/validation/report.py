@@ -22,8 +22,8 @@ from . import geometry
 from .reference_data import CREDIT, MetricUnavailable
 
 HEADLINE = ["rama_favored_pct", "rama_outliers_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
-            "angle_rmsz", "bond_outliers_z5", "angle_outliers_z5", "cbeta_deviations", "molprobity_score",
-            "n_residues", "n_atoms"]
+            "angle_rmsz", "bond_outliers_z5", "angle_outliers_z5", "cbeta_deviations", "n_twisted",
+            "n_cis_general", "ligand_bond_rmsz", "ligand_angle_rmsz", "molprobity_score", "n_residues", "n_atoms"]
 MAP_KEYS = ["fsc05_resolution", "cc_mask", "qscore"]
 
 
@@ -69,7 +69,10 @@ def validate_model(st: gemmi.Structure, m: Map | None = None, resolution: float 
     s["cbeta_deviations"] = int((dev >= geometry.CBETA_OUTLIER).sum())
     for d, k in zip(dev, dev_res):
         rows[k]["cbeta_deviation"] = round(float(d), 3)
-    s.update({k: v for k, v in geometry.omega_summary(topo, xyz).items() if k.startswith("n_")})
+    omega = geometry.omega_summary(topo, xyz)
+    s.update({k: v for k, v in omega.items() if k.startswith("n_")})
+    s["twisted_residues"] = omega["twisted_residues"]
+    s["cis_general_residues"] = [label for label in omega["cis_residues"] if "/PRO" not in label]
     s["clashscore"], clash_pairs, s["n_atoms_with_h"] = geometry.clash_list(topo, library, xyz)
     outliers += clash_pairs
     _torsion_metrics(st, s, unavailable, by_id)

@@ -1,0 +1,229 @@
+"""Real models as deposited: ligands restrained from the CCD, unknown residues held, waters and ions
+tethered, struct_conn and metal links, odd files (no element columns, deuterium, a chain twice)."""
+from __future__ import annotations
+
+import bz2
+import warnings
+
+import gemmi
+import numpy as np
+import pytest
+import torch
+
+from cryonb.data.sources import mdanalysis_test_file
+from cryonb.errors import ModelError
+from cryonb.geometry.library import RestraintLibrary
+from cryonb.geometry.topology import build_topology
+from cryonb.io import read_model, write_model
+from cryonb.refinement.geometry_only import GeometryRefineConfig, refine_geometry
+from cryonb.validation.geometry import clash_list, covalent_geometry
+
+biotite_info = pytest.importorskip("biotite.structure.info")
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def ccd_structure(name: str) -> gemmi.Structure:
+    """One CCD component at its ideal coordinates, heavy atoms only, as chain A residue 1."""
+    arr = biotite_info.residue(name)
+    res = gemmi.Residue()
+    res.name, res.seqid, res.het_flag = name, gemmi.SeqId(1, " "), "H"
+    for atom_name, element, xyz in zip(arr.atom_name, arr.element, arr.coord):
+        if element in ("H", "D"):
+            continue
+        atom = gemmi.Atom()
+        atom.name, atom.element, atom.pos = str(atom_name), gemmi.Element(str(element)), gemmi.Position(*map(float, xyz))
+        atom.occ, atom.b_iso = 1.0, 20.0
+        res.add_atom(atom)
+    chain = gemmi.Chain("A")
+    chain.add_residue(res)
+    model = gemmi.Model("1")
+    model.add_chain(chain)
+    st = gemmi.Structure()
+    st.add_model(model)
+    st.setup_entities()
+    st.name = name
+    return st
+
+
+@pytest.fixture(scope="module")
+def protease():
+    """HIV protease 4E43 as deposited: two chains, ACT/BME/DMS/GOL ligands, waters, altlocs."""
+    return read_model(mdanalysis_test_file("4E43.pdb"))
+
+
+def test_haem_is_restrained_from_the_ccd_with_its_iron_in_the_pyrrole_planes():
+    lib = RestraintLibrary()
+    t = lib.template("HEM", "free")
+    assert lib.origin("HEM") == "CCD" and t is not None
+    fe = t.index("FE")
+    fe_n = {t.atoms[b if a == fe else a]: v for (a, b), v in zip(t.bonds.tolist(), t.bond_ideal) if fe in (a, b)}
+    assert set(fe_n) == {"NA", "NB", "NC", "ND"}
+    assert all(abs(v - 2.03) < 1e-6 for v in fe_n.values())    # typical Fe-N, not the CCD's poor values
+    assert not any(fe in a for a in t.angles.tolist())         # no angle through the metal
+    assert sum(fe in p for p, _ in t.planes) >= 4              # the iron sits in each pyrrole's plane
+
+
+def test_ccd_stereo_centres_are_signed_as_the_dictionary_has_them():
+    t = RestraintLibrary().template("ATP", "free")
+    signed = {t.atoms[c[0]]: s for c, s in zip(t.chirals.tolist(), t.chiral_sign) if s != 0}
+    assert set(signed) == {"C1'", "C2'", "C3'", "C4'"}         # the ribose R/S centres in the CCD
+    xyz = torch.as_tensor(t.ideal_xyz)
+    vol = ((xyz[t.chirals[:, 1]] - xyz[t.chirals[:, 0]])
+           * torch.cross(xyz[t.chirals[:, 2]] - xyz[t.chirals[:, 0]],
+                         xyz[t.chirals[:, 3]] - xyz[t.chirals[:, 0]], dim=-1)).sum(-1).numpy()
+    ok = t.chiral_sign != 0
+    assert np.all(np.sign(vol[ok]) == t.chiral_sign[ok])
+
+
+def test_a_distorted_haem_is_regularised_by_its_ccd_restraints():
+    st = ccd_structure("HEM")
+    rng = np.random.default_rng(0)
+    for atom in st[0][0][0]:
+        atom.pos = atom.pos + gemmi.Position(*rng.normal(0, 0.25, 3))
+    topo = build_topology(st, warn=False)
+    assert not topo.atoms.held.any() and topo.atoms.restrained.all()
+    before, _ = covalent_geometry(topo, topo.xyz(st))
+    result = refine_geometry(st, GeometryRefineConfig(steps=200, tether_sigma=2.0))
+    after, _ = covalent_geometry(topo, result.xyz)
+    assert before["ligand_bond_rmsz"] > 5 and after["ligand_bond_rmsz"] < 1.0
+    assert after["ligand_angle_rmsz"] < 1.0
+    x = result.xyz
+    fe = topo.residues[0].atoms["FE"]
+    d = [np.linalg.norm(x[fe] - x[topo.residues[0].atoms[n]]) for n in ("NA", "NB", "NC", "ND")]
+    assert np.allclose(d, 2.03, atol=0.1)
+    ring = [topo.residues[0].atoms[n] for n in ("NA", "NB", "NC", "ND", "FE")]
+    q = x[ring] - x[ring].mean(0)
+    assert np.linalg.svd(q)[1][-1] / np.sqrt(5) < 0.1          # Fe and the four N stay coplanar
+
+
+def test_an_unknown_residue_is_held_fixed_and_named(protease):
+    st = protease.clone()
+    renamed = 0
+    for ch in st[0]:
+        for res in ch:
+            if res.name == "GOL":
+                res.name = "QZ9"   # in no library
+                renamed += 1
+    assert renamed and RestraintLibrary().template("QZ9", "free") is None
+    topo = build_topology(st, warn=False)
+    held = topo.atoms.held
+    assert held.sum() == sum(len(r.atoms) for r in topo.residues if r.name == "QZ9")
+    assert any("held fixed" in n and "QZ9" in n for n in topo.notes)
+    result = refine_geometry(st, GeometryRefineConfig(steps=30))
+    x0 = topo.xyz(st)
+    assert np.array_equal(result.xyz[held], x0[held])           # never moved
+    assert np.abs(result.xyz[~held] - x0[~held]).max() > 0.01    # everything else did
+
+
+def test_waters_are_tethered_and_take_part_in_clashes(protease):
+    topo = build_topology(protease, warn=False)
+    water = topo.atoms.water
+    assert water.sum() == sum(r.name == "HOH" for r in topo.residues) > 50
+    assert np.array_equal(topo.atoms.tethered, water)            # 4E43 has no ions
+    x = topo.xyz(protease)
+    lib = RestraintLibrary()
+    base, _, _ = clash_list(topo, lib, x)
+    # put one water 2.0 Å from a protein C-alpha: a clash the score must see
+    ca = next(r.atoms["CA"] for r in topo.residues if r.name == "ALA")
+    w = np.flatnonzero(water)[0]
+    moved = x.copy()
+    moved[w] = x[ca] + np.array([2.0, 0.0, 0.0])
+    score, pairs, _ = clash_list(topo, lib, moved)
+    assert score > base and any("HOH" in p.residue or "HOH" in p.atoms for p in pairs)
+    result = refine_geometry(protease, GeometryRefineConfig(steps=30))
+    assert np.linalg.norm(result.xyz[water] - x[water], axis=1).max() < 0.5
+
+
+def test_struct_conn_metal_links_are_restrained_and_found_by_distance_without_records():
+    from cryonb.data.sources import cache_dir
+    plain = cache_dir() / "corpus" / "6msm.pdb"
+    if not plain.exists():
+        plain.parent.mkdir(parents=True, exist_ok=True)
+        plain.write_bytes(bz2.decompress(mdanalysis_test_file("6msm.pdb.bz2").read_bytes()))
+    st = read_model(plain)
+    topo = build_topology(st, warn=False)
+    metal = [lk for lk in topo.links if lk.name == "metal"]
+    assert len(metal) == 8                                        # the file's 8 MetalC records
+    r = topo.restraints
+    mg = {topo.residues[lk.i].atoms[lk.atoms[0]] for lk in metal} | {topo.residues[lk.j].atoms[lk.atoms[1]] for lk in metal}
+    pairs = {tuple(sorted(b)) for b in r.bonds.tolist()}
+    for lk in metal:
+        a, b = topo.residues[lk.i].atoms[lk.atoms[0]], topo.residues[lk.j].atoms[lk.atoms[1]]
+        assert tuple(sorted((a, b))) in pairs and a in mg
+    k = [i for i, b in enumerate(r.bonds.tolist()) if any(x in mg and topo.atoms.elements[x] == "Mg" for x in b)]
+    assert np.allclose(r.bond_ideal[k], 2.07) and np.allclose(r.bond_sigma[k], 0.1)
+    # without the records, every donor within reach of a Mg is linked by distance
+    bare = st.clone()
+    bare.connections.clear()
+    found = [lk for lk in build_topology(bare, warn=False).links if lk.name == "metal"]
+    assert len(found) >= 6
+    assert any("found by distance" in n for n in build_topology(bare, warn=False).notes)
+
+
+def test_pdb_without_element_columns_reads_c_alpha_as_carbon_and_says_so(adk_closed, tmp_path):
+    st = adk_closed.clone()
+    ion = gemmi.Residue()
+    ion.name, ion.seqid, ion.het_flag = "CA", gemmi.SeqId(500, " "), "H"
+    atom = gemmi.Atom()
+    atom.name, atom.element, atom.pos = "CA", gemmi.Element("Ca"), gemmi.Position(60, 60, 60)
+    ion.add_atom(atom)
+    st[0][0].add_residue(ion)
+    path = tmp_path / "with_elements.pdb"
+    write_model(st, path)
+    lines = [ln[:76] + "  " + ln[78:] if ln.startswith(("ATOM", "HETATM")) else ln
+             for ln in path.read_text().splitlines()]
+    bare = tmp_path / "no_elements.pdb"
+    bare.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="no element symbols"):
+        read = read_model(bare)
+    elements = {(r.name, a.name): a.element.name for r in read[0][0] for a in r}
+    assert elements[("ALA", "CA")] == "C" and elements[("CA", "CA")] == "Ca"
+    assert all(a.element.name in ("C", "N", "O", "S") for r in read[0][0] if r.name != "CA" for a in r)
+
+
+def test_a_chain_present_twice_is_refused(adk_closed, tmp_path):
+    path = tmp_path / "twice.pdb"
+    write_model(adk_closed, path)
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() != "END"]
+    atoms = [ln for ln in lines if ln.startswith("ATOM")]
+    path.write_text("\n".join(lines + atoms + ["END"]) + "\n")
+    with pytest.raises(ModelError, match="present twice"):
+        read_model(path)
+
+
+def test_a_deuterated_model_with_altlocs_and_an_unknown_atom_refines(tmp_path):
+    """5PTI as distributed: H and D atoms, altlocs, heavy water, phosphate, a UNX atom."""
+    from cryonb.density import SimulationConfig, simulate_map
+    from cryonb.refinement import RefineConfig, StageConfig, refine
+    st = read_model(mdanalysis_test_file("mmcif/5PTI.cif.gz"))
+    topo = build_topology(st, warn=False)
+    assert not any(gemmi.Element(e).atomic_number == 1 for e in topo.atoms.elements)
+    unx = [i for r in topo.residues if r.name == "UNX" for i in r.atoms.values()]
+    assert unx and topo.atoms.tethered[unx].all()                  # an unknown ion: tethered
+    assert topo.atoms.water.sum() > 50                             # DOD counted as water
+    clean = st.clone()
+    clean.remove_hydrogens()
+    m = simulate_map(clean, SimulationConfig(resolution=4.0, voxel_size=1.0))
+    short = StageConfig(iterations=2, round_length=2, batch=4)
+    cfg = RefineConfig(threads=1, n_patches=8, patches=short, residues=short, atoms=short,
+                       polish_steps=10, rebuild_rotamers=False, n_orientations=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = refine(st, m, 4.0, cfg, validate=False)
+    assert any("hydrogen atoms in the file ignored" in n for n in result.notes)
+    moved = np.linalg.norm(result.xyz - result.start_xyz, axis=1)
+    assert moved.max() > 0.01 and moved[result.topology.atoms.tethered].max() < 1.0   # ~3 tether sigmas
+
+
+def test_ligand_geometry_is_reported_apart_from_the_polymer(protease):
+    topo = build_topology(protease, warn=False)
+    out, _ = covalent_geometry(topo, topo.xyz(protease))
+    assert out["n_ligand_bonds"] > 0 and out["ligand_bond_rmsz"] is not None
+    polymer_only = protease.clone()
+    polymer_only.remove_ligands_and_waters()
+    t2 = build_topology(polymer_only, warn=False)
+    out2, _ = covalent_geometry(t2, t2.xyz(polymer_only))
+    assert out2["n_ligand_bonds"] == 0 and out2["ligand_bond_rmsz"] is None
+    assert out2["n_bonds"] == out["n_bonds"] and out2["bond_rmsz"] == pytest.approx(out["bond_rmsz"])
