@@ -227,3 +227,73 @@ def test_ligand_geometry_is_reported_apart_from_the_polymer(protease):
     out2, _ = covalent_geometry(t2, t2.xyz(polymer_only))
     assert out2["n_ligand_bonds"] == 0 and out2["ligand_bond_rmsz"] is None
     assert out2["n_bonds"] == out["n_bonds"] and out2["bond_rmsz"] == pytest.approx(out["bond_rmsz"])
+
+
+# ----------------------------------------------------------------------------- refinement does no harm
+def _rotate_about(x: np.ndarray, moving: np.ndarray, a: np.ndarray, b: np.ndarray, degrees: float) -> np.ndarray:
+    """Turn atoms ``moving`` of ``x`` about the axis a -> b (Rodrigues)."""
+    k = (b - a) / np.linalg.norm(b - a)
+    t = np.radians(degrees)
+    v = x[moving] - a
+    out = x.copy()
+    out[moving] = a + v * np.cos(t) + np.cross(k, v) * np.sin(t) + np.outer(v @ k, k) * (1 - np.cos(t))
+    return out
+
+
+def test_omega_and_cbeta_terms_undo_a_twisted_peptide_and_a_displaced_cbeta(adk_closed):
+    from cryonb.validation.geometry import cbeta_deviations, omega_summary
+    st = adk_closed.clone()
+    topo = build_topology(st, warn=False)
+    x = topo.xyz(st)
+    deposited = (cbeta_deviations(topo, x)[0] >= 0.25).sum()   # 1AKE has one (0.27 Å)
+    # twist the peptide 100-101 by 40 degrees: everything after C(100) turns about C(100)-N(101)
+    k = next(i for i, r in enumerate(topo.residues) if r.seqid == "101")
+    c, n = topo.residues[k - 1].atoms["C"], topo.residues[k].atoms["N"]
+    after = np.flatnonzero(topo.atoms.residue >= k)
+    twisted = _rotate_about(x, after[after != n], x[c], x[n], 40.0)
+    cb = topo.residues[20].atoms["CB"]
+    twisted[cb] += np.array([0.5, 0.0, 0.0])
+    topo.set_xyz(st, twisted)
+    assert omega_summary(topo, twisted)["n_twisted"] == 1
+    assert (cbeta_deviations(topo, twisted)[0] >= 0.25).sum() >= 1
+    result = refine_geometry(st, GeometryRefineConfig(steps=150, tether_sigma=2.0))   # a loose tether
+    assert omega_summary(topo, result.xyz)["n_twisted"] == 0
+    dev, rows = cbeta_deviations(topo, result.xyz)
+    assert dev[rows.index(20)] < 0.25 and (dev >= 0.25).sum() <= deposited
+
+
+def test_the_residue_stage_holds_peptides_planar():
+    from cryonb.refinement.stages import GEOMETRY_TERMS
+    from cryonb.series.train import SERIES_GEOMETRY_TERMS
+    assert {"planarity", "omega"} <= set(GEOMETRY_TERMS["residues"])
+    assert {"omega", "cbeta"} <= set(GEOMETRY_TERMS["atoms"])
+    # the series keeps the terms its DIMS benchmark was measured with
+    assert "omega" not in SERIES_GEOMETRY_TERMS["residues"] + SERIES_GEOMETRY_TERMS["atoms"]
+
+
+def test_a_model_in_place_skips_the_fine_patches_and_rigid_residues():
+    from cryonb.refinement import RefineConfig
+    from cryonb.refinement.pipeline import IN_PLACE, _skip_in_place
+    from cryonb.refinement.stages import StageResult
+    x0 = np.zeros((50, 3))
+    small = StageResult("patches_coarse", x0 + 0.5 * IN_PLACE, {}, 0.0, 1.0)
+    large = StageResult("patches_coarse", x0 + 1.5 * IN_PLACE / np.sqrt(3), {}, 0.0, 1.0)
+    for step in ("patches", "residues"):
+        assert "skipped" in _skip_in_place(step, RefineConfig(), [small], x0)
+        assert _skip_in_place(step, RefineConfig(), [large], x0) is None
+        assert _skip_in_place(step, RefineConfig(in_place=False), [small], x0) is None
+        assert _skip_in_place(step, RefineConfig(), [], x0) is None      # no coarse step: nothing to judge
+        assert "skipped" in _skip_in_place(step, RefineConfig(in_place=True), [], x0)
+    assert _skip_in_place("atoms", RefineConfig(), [small], x0) is None
+    assert _skip_in_place("polish", RefineConfig(in_place=True), [small], x0) is None
+
+
+def test_a_refinement_that_worsens_the_model_says_so():
+    from cryonb.validation.compare import worse_than_input
+    before = {"clashscore": 3.0, "n_twisted": 0, "ligand_bond_rmsz": 0.8, "rama_outliers": 1}
+    same = dict(before, clashscore=3.04)
+    assert worse_than_input(before, same) == []
+    worse = {"clashscore": 5.2, "n_twisted": 2, "ligand_bond_rmsz": 1.4, "rama_outliers": 0}
+    found = worse_than_input(before, worse)
+    assert len(found) == 3 and any("twisted" in f for f in found) and any("ligand bond" in f for f in found)
+    assert worse_than_input(before, {"clashscore": None}) == []

@@ -90,6 +90,7 @@ def main(args: argparse.Namespace) -> int:
               f"continue with `cryonb refine --resume {out}`", file=sys.stderr)
         return 130
     _write_outputs(result, args, config, out)
+    print(format_notes(result.notes))
     print(format_table(result.before, result.after))
     for finding in result.harm:
         print(f"WARNING: worse than the input: {finding}", file=sys.stderr)
@@ -188,6 +189,18 @@ def _write_outputs(result, args: argparse.Namespace, config, out: Path) -> None:
                 "output": result.after, "harm": result.harm, "steps": steps, "notes": result.notes},
                out / "metrics.json")
     write_json({s.name: s.history for s in result.steps}, out / "history.json")
+
+
+def format_notes(notes: list[str], limit: int = 12) -> str:
+    """The run's notes, what was held, tethered, linked or skipped first, per-residue ones (missing
+    atoms) last; the first ``limit`` of them."""
+    import re
+    per_residue = re.compile(r"^\S+/\S+: ")
+    notes = sorted(notes, key=lambda n: bool(per_residue.match(n)))
+    lines = [f"note: {n}" for n in notes[:limit]]
+    if len(notes) > limit:
+        lines.append(f"note: ... {len(notes) - limit} more in metrics.json")
+    return "\n".join(lines)
 
 
 def format_table(before: dict, after: dict) -> str:

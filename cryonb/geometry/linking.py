@@ -29,6 +29,9 @@ DISULFIDE_DISTANCE = 2.5  # Å: SG-SG
 COVALENT_RADIUS = {"C": 0.76, "N": 0.71, "O": 0.66, "S": 1.02, "P": 1.07, "Se": 1.20, "B": 0.84}
 COVALENT_LINK_ESD = 0.02  # Å
 CIS_OMEGA = 45.0        # degrees: |omega| below this gets cis restraints (cctbx's cis_threshold)
+CIS_GENERAL = 30.0      # degrees: refinement links a non-proline peptide cis only below this (MolProbity's
+                        # cis): cis non-Pro peptides are rare (0.03 %), a distorted trans one is not
+CIS_CA_CA = 3.3         # Å: ... and only when its C-alpha atoms are this close (cis 2.9, trans 3.8)
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,10 @@ def _seqnum(seqid: str) -> int:
 
 
 def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: list[str],
-               cis_threshold: float = CIS_OMEGA) -> list[Link]:
+               cis_threshold: float = CIS_OMEGA, cis_general: float | None = None) -> list[Link]:
     """Polymer links between consecutive residues of a chain, then disulfides; a peptide with
-    |omega| < ``cis_threshold`` degrees is linked cis."""
+    |omega| < ``cis_threshold`` degrees is linked cis (< ``cis_general`` before a residue other
+    than proline, when given)."""
     links, breaks = [], []
     for k in range(len(residues) - 1):
         a, b = residues[k], residues[k + 1]
@@ -81,7 +85,9 @@ def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: 
         d = float(np.linalg.norm(xyz[a.atoms[first]] - xyz[b.atoms[second]]))
         consecutive = _seqnum(b.seqid) - _seqnum(a.seqid) in (0, 1)
         if d <= BONDED_DISTANCE or (consecutive and d <= link_distance):
-            links.append(Link(_link_name(a, b, xyz, cis_threshold), k, k + 1, True))
+            general = cis_general is not None and b.name != "PRO"
+            limit = min(cis_threshold, cis_general) if general else cis_threshold
+            links.append(Link(_link_name(a, b, xyz, limit, CIS_CA_CA if general else None), k, k + 1, True))
         elif consecutive:
             breaks.append(f"{a.chain}/{a.name}{a.seqid}-{b.name}{b.seqid} ({first}-{second} {d:.1f} Å)")
     if breaks:
@@ -90,14 +96,18 @@ def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: 
     return links + disulfides(residues, xyz)
 
 
-def _link_name(a, b, xyz: np.ndarray, cis_threshold: float) -> str:
+def _link_name(a, b, xyz: np.ndarray, cis_threshold: float, ca_ca: float | None = None) -> str:
+    """The library link of peptide a-b: cis when |omega| < ``cis_threshold`` (and, with ``ca_ca``,
+    the C-alpha atoms closer than that many Å: 2.9 in a cis peptide, 3.8 in a trans one)."""
     if a.polymer == NUCLEIC:
         return "p"
     names = [(a, "CA"), (a, "C"), (b, "N"), (b, "CA")]
     cis = False
     if all(n in r.atoms for r, n in names):
-        omega = dihedral_deg(np.array([xyz[r.atoms[n]] for r, n in names]))
-        cis = abs(float(omega)) < cis_threshold
+        p = np.array([xyz[r.atoms[n]] for r, n in names])
+        cis = abs(float(dihedral_deg(p))) < cis_threshold
+        if ca_ca is not None:
+            cis = cis and float(np.linalg.norm(p[0] - p[3])) < ca_ca
     prefix = "P" if b.name == "PRO" else ""
     return prefix + ("CIS" if cis else "TRANS")
 

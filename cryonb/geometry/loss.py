@@ -2,7 +2,9 @@
 
 Terms (each a per-model mean, so weights are comparable across model sizes): bond and angle
 Z likelihood + 4.5 sigma hinge against the conformation-dependent library (refreshed with the
-clash list, as phi/psi move), planarity, chirality, clashes with riding hydrogens, and the
+clash list, as phi/psi move), planarity, the peptide omega (trans or cis as the link says, esd 5
+degrees, the 4.5 sigma hinge well inside MolProbity's 30 degree twist), chirality, clashes with
+riding hydrogens, the C-beta position (two dihedrals, as phenix's c_beta_restraints), and the
 Ramachandran, rotamer and RNA-suite priors, and a tether holding waters and ions near their start.
 ``terms(xyz)`` returns every term for a batch of
 models (..., n, 3); ``__call__`` returns the weighted sum.
@@ -18,6 +20,8 @@ import numpy as np
 import torch
 
 from . import terms
+from .cbeta import DIHEDRAL_SIGMA as CBETA_SIGMA
+from .cbeta import cbeta_dihedrals
 from .cdl import cdl_restraints
 from .clashes import ClashTerm
 from .torsion_priors import RamaTerm, RotamerTerm, SuiteTerm
@@ -32,6 +36,8 @@ class GeometryWeights:
     bond: float = 1.0
     angle: float = 1.0
     planarity: float = 1.0
+    omega: float = 1.0      # peptide omega at 180 (trans) or 0 (cis), esd 5 degrees
+    cbeta: float = 1.0      # C-beta at its ideal position: two dihedrals, esd 2.5 degrees (cbeta.py)
     chirality: float = 1.0
     clash: float = 300.0
     rama: float = 6.0
@@ -64,6 +70,9 @@ class GeometryLoss:
         self.rama = RamaTerm(topo, xyz0, priors.rama) if w.rama else None
         self.rotamer = RotamerTerm(topo, priors.rotamer) if w.rotamer else None
         self.suite = SuiteTerm(topo) if w.suite else None
+        self.omega_k = np.flatnonzero(topo.restraints.torsion_names == "omega")
+        self.omega = topo.restraints.torsions[self.omega_k]
+        self.cbeta, self.cbeta_ideal = cbeta_dihedrals(topo)
         tethered = getattr(topo.atoms, "tethered", None)
         self.tethered = None if tethered is None or not tethered.any() or not w.tether else \
             torch.as_tensor(np.flatnonzero(tethered))
@@ -93,6 +102,12 @@ class GeometryLoss:
             out["angle"] = terms.angle_loss(xyz, r)
         if w.planarity:
             out["planarity"] = terms.planarity_loss(xyz, r)
+        if w.omega and len(self.omega):
+            out["omega"] = terms.torsion_loss(xyz, self.omega, r.torsion_ideal[self.omega_k],
+                                              r.torsion_sigma[self.omega_k])
+        if w.cbeta and len(self.cbeta):
+            out["cbeta"] = terms.torsion_loss(xyz, self.cbeta, self.cbeta_ideal,
+                                              np.full(len(self.cbeta), CBETA_SIGMA))
         if w.chirality:
             out["chirality"] = terms.chirality_loss(xyz, r)
         for name in ("clash", "rama", "rotamer", "suite"):

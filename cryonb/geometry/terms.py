@@ -79,6 +79,13 @@ def angle_loss(xyz, r, hinge: float = HINGE_Z) -> torch.Tensor:
     return zscore_loss(angle_z(xyz, r), hinge)
 
 
+def torsion_loss(xyz: torch.Tensor, quads, ideal: np.ndarray, sigma: np.ndarray,
+                 hinge: float = HINGE_Z) -> torch.Tensor:
+    """Z likelihood + hinge of dihedrals (``quads`` (m, 4)) about ``ideal`` (degrees, period 360)."""
+    d = dihedrals_deg(xyz, quads)
+    return zscore_loss(wrap_deg(d - _t(ideal, d)) / _t(sigma, d), hinge)
+
+
 def plane_deviations(xyz: torch.Tensor, r) -> torch.Tensor:
     """Distance (Å) of each plane entry from its least-squares plane, (..., len(plane_atoms))."""
     idx = torch.as_tensor(r.plane_atoms)
@@ -129,4 +136,4 @@ def _t(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
 __all__ = ["gather", "distances", "angles_deg", "dihedrals_deg", "bond_z", "angle_z", "bond_loss",
            "angle_loss", "plane_deviations", "planarity_loss", "chiral_volumes", "chirality_loss",
-           "zscore_loss", "wrap_deg"]
+           "zscore_loss", "wrap_deg", "torsion_loss"]

@@ -138,7 +138,7 @@ def _collect_atoms(st: gemmi.Structure, model_index: int, notes: list[str]):
 
 def build_topology(st: gemmi.Structure, library: RestraintLibrary | None = None,
                    model_index: int = 0, link_distance: float = 4.0, warn: bool = True,
-                   cis_threshold: float = CIS_OMEGA) -> Topology:
+                   cis_threshold: float = CIS_OMEGA, cis_general: float | None = None) -> Topology:
     """Compile the restraint topology of one model.
 
     library: templates (default: built-in tables, extended by $CLIBD_MON).
@@ -147,6 +147,7 @@ def build_topology(st: gemmi.Structure, library: RestraintLibrary | None = None,
     residues) are collected in ``Topology.notes`` and, with ``warn``, issued as warnings.
     cis_threshold: |omega| (degrees) under which a peptide is restrained cis (cctbx's 45 by
     default; refinement of a distorted model uses 90, the nearer of the two planar states).
+    cis_general: the same before a residue other than proline, when given (refinement: 30).
     """
     from .hydrogens import riding_hydrogens_for
 
@@ -157,7 +158,7 @@ def build_topology(st: gemmi.Structure, library: RestraintLibrary | None = None,
                     (st[model_index][c][r][a].pos for c, r, a in gemmi_index)]).reshape(-1, 3)
     for r in residues:
         r.polymer = library.polymer(r.name) if r.name not in WATER else None
-    links = find_links(residues, xyz, library, link_distance, notes, cis_threshold)
+    links = find_links(residues, xyz, library, link_distance, notes, cis_threshold, cis_general)
     links += find_struct_links(st, residues, xyz, elements, links, notes)
     _assign_forms(residues, links, library)
     restraints = RestraintSet.compile(residues, links, library, notes)

@@ -33,6 +33,7 @@ class GeometryRefineConfig:
     tether_sigma: float = 0.5        # Å: harmonic pull back to the starting coordinates
     refresh_every: int = 25          # L-BFGS iterations between clash-list and CDL updates
     cis_threshold: float = 90.0      # degrees: peptides keep the planar state (cis/trans) nearest the start
+    cis_general: float = 30.0        # degrees: but a non-proline peptide is cis only when clearly so
     prior_ramp: float = 0.5          # fraction of the rounds over which prior weights rise from 10 % to full
     weights: GeometryWeights = field(default_factory=GeometryWeights)
     threads: int | None = None       # torch CPU threads (None: torch's default)
@@ -60,26 +61,31 @@ class GeometryRefineResult:
 
 def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = None,
                     library: RestraintLibrary | None = None, priors=None,
-                    progress: bool = False, extra=None) -> GeometryRefineResult:
+                    progress: bool = False, extra=None, topology=None) -> GeometryRefineResult:
     """Regularise model 1 of ``st``; returns a refined copy (the input is not modified).
 
     ``extra(x, round) -> {name: loss}``: further terms added to the objective, e.g. the map score
     (``x`` (n, 3) float64 heavy atoms in topology order; ``round`` lets them vary per round).
+    ``topology``: restraints compiled earlier for this model's atoms (a refinement passes the one
+    built from its input, so a peptide twisted on the way is not re-linked cis); default: built
+    here from ``st``.
     """
     config = config or GeometryRefineConfig()
     previous = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _refine_geometry(st, config, library, priors, progress, extra)
+        return _refine_geometry(st, config, library, priors, progress, extra, topology)
     finally:
         torch.set_num_threads(previous)
 
 
-def _refine_geometry(st, config, library, priors, progress, extra) -> GeometryRefineResult:
+def _refine_geometry(st, config, library, priors, progress, extra, topo=None) -> GeometryRefineResult:
     library = library or RestraintLibrary()
     t0 = time.perf_counter()
-    topo = build_topology(st, library, warn=False, cis_threshold=config.cis_threshold)
+    if topo is None:
+        topo = build_topology(st, library, warn=False, cis_threshold=config.cis_threshold,
+                              cis_general=config.cis_general)
     x0 = topo.xyz(st).astype(np.float64)
     loss_fn = GeometryLoss(topo, library, x0, copy.deepcopy(config.weights), priors, refresh_every=0)
     start = torch.as_tensor(x0)

@@ -1,7 +1,7 @@
 """The three decoder stages of GMM-DNN refinement and their training loop.
 
 * ``patches``: K-means patches of residue centres, each moved rigidly; map score only.
-* ``residues``: one rigid transform per residue; map + bond, angle, clash.
+* ``residues``: one rigid transform per residue; map + bond, angle, planarity, omega, clash.
 * ``atoms``: per-atom offsets and side-chain chi updates; map + every geometry term.
 
 Each stage trains one fresh :class:`~cryonb.refinement.decoders.Decoder` (Adam) whose output moves
@@ -24,9 +24,11 @@ from .patches import atom_groups, kmeans_patches
 from .rigid import move_groups
 
 STAGES = ("patches", "residues", "atoms")
-GEOMETRY_TERMS = {"patches": (), "residues": ("bond", "angle", "clash", "tether"),
-                  "atoms": ("bond", "angle", "planarity", "chirality", "clash", "rama", "rotamer", "suite",
-                            "tether")}
+# The residue stage holds peptides planar: turning a rigid residue about its C-N bond twists omega
+# without changing a bond length or angle.
+GEOMETRY_TERMS = {"patches": (), "residues": ("bond", "angle", "planarity", "omega", "clash", "tether"),
+                  "atoms": ("bond", "angle", "planarity", "omega", "cbeta", "chirality", "clash", "rama",
+                            "rotamer", "suite", "tether")}
 
 
 @dataclass

@@ -67,7 +67,7 @@ def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
                                weights=polish_weights(ctx.config, ctx.resolution))
     extra = None if ctx.map_score is None else _map_term(ctx)
     weight = 0.0 if extra is None else polish_map_weight(ctx.config, ctx.resolution)
-    r = refine_geometry(st, cfg, ctx.library, ctx.priors, progress, extra)
+    r = refine_geometry(st, cfg, ctx.library, ctx.priors, progress, extra, topology=ctx.topo)
     note = (f"polish: {cfg.steps} L-BFGS iterations on coordinates, map weight {weight:.3g} from round "
             f"{MAP_FROM_ROUND if extra else '-'}, rms shift {r.rms_shift:.3f} Å")
     return StageResult("polish", ctx.topo.xyz(r.structure), r.history, weight, r.seconds, [note])

@@ -47,7 +47,7 @@ from .train import SERIES_GEOMETRY_TERMS, SeriesObjective, smooth_series, train_
 # favoured; at 100 the prior pulled every residue to the middle of its basin and cost 0.02 Å of
 # median C-alpha RMSD (fit + smooth 0.793 against 0.814), with no Ramachandran outlier at any of
 # the 98 frames either way (README).
-JOINT_WEIGHTS = replace(POLISH_WEIGHTS, rama=GeometryWeights().rama)
+JOINT_WEIGHTS = replace(POLISH_WEIGHTS, rama=GeometryWeights().rama, omega=0.0, cbeta=0.0)
 
 
 def series_stages(resolution: float, iterations: int = defaults.ITERATIONS,

@@ -27,7 +27,13 @@ from .model import SeriesModel, SeriesStage
 # Ramachandran prior: rigid residue moves turn phi/psi freely, and at low resolution the maps of a
 # series pushed hinge residues into wrong basins (Met53 of AdK to phi +70) that the atom stage
 # then kept, with an outlier wherever the path crossed back.
-SERIES_GEOMETRY_TERMS = {**GEOMETRY_TERMS, "residues": GEOMETRY_TERMS["residues"] + ("rama",)}
+# The series keeps the term sets its DIMS benchmark was measured with (no omega, C-beta or
+# residue-stage planarity yet: issue 23 added them to single refinement only).
+_SINGLE_ONLY = ("omega", "cbeta", "planarity")
+SERIES_GEOMETRY_TERMS = {"patches": (),
+                         "residues": tuple(t for t in GEOMETRY_TERMS["residues"] if t not in _SINGLE_ONLY)
+                         + ("rama",),
+                         "atoms": tuple(t for t in GEOMETRY_TERMS["atoms"] if t not in ("omega", "cbeta"))}
 
 
 @dataclass

@@ -22,15 +22,12 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..geometry import clashes
+from ..geometry.cbeta import CBETA_IDEAL, cbeta_class
 from ..geometry.hydrogens import nerf
 from ..geometry.linking import dihedral_deg
 from ..geometry.terms import angle_z, bond_z
 
 CBETA_OUTLIER = 0.25  # Å
-# residue class -> (CA-CB distance Å, angle C-CA-CB, dihedral N-C-CA-CB, angle N-CA-CB, dihedral C-N-CA-CB)
-CBETA_IDEAL = {"ALA": (1.536, 110.1, 122.9, 110.6, -122.6), "PRO": (1.530, 112.2, 115.1, 103.0, -120.7),
-               "beta": (1.540, 109.1, 123.4, 111.5, -122.0), "other": (1.530, 110.1, 122.8, 110.5, -122.6)}
-_BETA_BRANCHED = {"VAL", "THR", "ILE"}
 PROBE_RADIUS = 0.25       # Å, probe's default probe radius (it sets probe's neighbour reach)
 DOT_DENSITY = 16.0        # probe's default dots per Å^2
 HB_CUTOFF = 0.6           # Å: an H-bond dot deeper than this is a clash (probe's -hbregular)
@@ -92,7 +89,7 @@ def standard_atoms(topo) -> np.ndarray:
 
 def ideal_cbeta(n: np.ndarray, ca: np.ndarray, c: np.ndarray, resnames) -> np.ndarray:
     """Ideal CB positions (m, 3) from backbone atoms (m, 3) each, by residue class."""
-    params = np.array([CBETA_IDEAL[_cbeta_class(r)] for r in resnames]).reshape(-1, 5)
+    params = np.array([CBETA_IDEAL[cbeta_class(r)] for r in resnames]).reshape(-1, 5)
     dist, ang1, dih1, ang2, dih2 = (params[:, i:i + 1] for i in range(5))
     n, ca, c, dist = (torch.as_tensor(np.asarray(v, dtype=float)) for v in (n, ca, c, dist))
     b1 = nerf(n, c, ca, dist, torch.as_tensor(np.radians(ang1)), torch.as_tensor(np.radians(dih1))).numpy()
@@ -100,10 +97,6 @@ def ideal_cbeta(n: np.ndarray, ca: np.ndarray, c: np.ndarray, resnames) -> np.nd
     ca, dist = ca.numpy(), dist.numpy()
     mid = (b1 + b2) / 2 - ca
     return ca + mid * dist / np.linalg.norm(mid, axis=1, keepdims=True)
-
-
-def _cbeta_class(resname: str) -> str:
-    return resname if resname in ("ALA", "PRO") else "beta" if resname in _BETA_BRANCHED else "other"
 
 
 def cbeta_deviations(topo, xyz: np.ndarray) -> tuple[np.ndarray, list[int]]:
