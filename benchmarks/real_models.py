@@ -18,7 +18,8 @@ every atom, ligands included). Printed per run, cryonb's numbers beside cctbx's 
 (reduce + probe) on the deposited model and on the output: MolProbity score, clashscore,
 Ramachandran and rotamer outliers, twisted and cis non-proline peptides; cryonb's ligand bond and
 angle RMSZ, CC_mask and Q-score; C-alpha and ligand heavy-atom RMSD to the deposited model;
-wall time. Everything is written to DIR/results.json.
+wall time. Everything is written to DIR/results.json (per case: "deposited model", "refined from
+deposited", "refined from noise").
 """
 from __future__ import annotations
 
@@ -148,7 +149,7 @@ def main() -> None:
         dep = {"cryonb": cryonb_numbers(inputs["deposited"], inputs)}
         if not args.no_reference:
             dep["cctbx"] = cctbx_numbers(inputs["deposited"])
-        results[name] = {"deposited": dep}
+        results[name] = {"deposited model": dep}
         for start in args.starts.split(","):
             out = args.out / name / start
             seconds = refine(inputs, start, out, args.threads)
@@ -158,7 +159,7 @@ def main() -> None:
                    "harm": json.loads((out / "metrics.json").read_text()).get("harm")}
             if not args.no_reference:
                 row["cctbx"] = cctbx_numbers(refined)
-            results[name][start] = row
+            results[name][f"refined from {start}"] = row
             print_run(name, start, dep, row)
             (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
 

@@ -20,6 +20,15 @@ from .errors import MapError, ModelError, require_file
 from .maps import Map
 
 MODEL_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif")
+# CHARMM names -> PDB names (MD models: HSD/HSE/HSP histidines, ILE CD, OT1/OT2, CHARMM36 nucleic
+# acids, TIP3 water and ions). Several CHARMM names are other CCD components (HSD, CLA, ...).
+CHARMM_RESIDUES = {"HSD": "HIS", "HSE": "HIS", "HSP": "HIS", "HIE": "HIS", "HID": "HIS", "HIP": "HIS",
+                   "ADE": "A", "CYT": "C", "GUA": "G", "URA": "U", "THY": "DT", "TIP3": "HOH", "TIP": "HOH",
+                   "POT": "K", "SOD": "NA", "CLA": "CL", "CAL": "CA"}
+CHARMM_ATOMS = {("ILE", "CD"): "CD1", ("*", "OT1"): "O", ("*", "OT2"): "OXT", ("*", "O1P"): "OP1",
+                ("*", "O2P"): "OP2", ("DT", "C5M"): "C7", ("HOH", "OH2"): "O", ("K", "POT"): "K",
+                ("NA", "SOD"): "NA", ("CL", "CLA"): "CL", ("CA", "CAL"): "CA"}
+_CHARMM_ONLY = {"HSD", "HSE", "HSP", "TIP3", "ADE", "CYT", "GUA", "URA", "THY"}
 
 
 # ----------------------------------------------------------------------------- models
@@ -46,6 +55,10 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     for i in range(len(st)):
         if not np.all(np.isfinite(model_xyz(st, i))):
             raise ModelError(p, f"model {i + 1} has non-finite (NaN/inf) atom coordinates")
+    if is_charmm(st):
+        n = charmm_to_pdb_names(st)
+        warnings.warn(f"{p}: CHARMM names read as PDB names ({n} residue or atom names: HSD/HSE/HSP -> HIS, "
+                      "ILE CD -> CD1, OT1/OT2 -> O/OXT, TIP3 -> HOH, ...)", stacklevel=2)
     if not elements_given:
         n = assign_elements(st)
         warnings.warn(f"{p}: no element symbols (PDB columns 77-78 are blank): elements assigned from atom "
@@ -85,6 +98,28 @@ def _check_pdb_coordinates(path: str) -> bool:
     except (OSError, EOFError) as exc:
         raise ModelError(path, f"cannot be read ({exc})") from None
     return elements
+
+
+def is_charmm(st: gemmi.Structure) -> bool:
+    """A model with CHARMM-only residue names (HSD, HSE, HSP, TIP3, ADE, ...) or C-terminal OT1/OT2."""
+    return any(r.name in _CHARMM_ONLY or (r.name != "HOH" and r.find_atom("OT1", "*") is not None)
+               for ch in st[0] for r in ch)
+
+
+def charmm_to_pdb_names(st: gemmi.Structure) -> int:
+    """Rename CHARMM residues and atoms to PDB names in place (every model); returns the count."""
+    n = 0
+    for model in st:
+        for chain in model:
+            for res in chain:
+                new = CHARMM_RESIDUES.get(res.name, res.name)
+                n += new != res.name
+                res.name = new
+                for atom in res:
+                    name = CHARMM_ATOMS.get((res.name, atom.name), CHARMM_ATOMS.get(("*", atom.name), atom.name))
+                    n += name != atom.name
+                    atom.name = name
+    return n
 
 
 def assign_elements(st: gemmi.Structure) -> int:

@@ -297,3 +297,38 @@ def test_a_refinement_that_worsens_the_model_says_so():
     found = worse_than_input(before, worse)
     assert len(found) == 3 and any("twisted" in f for f in found) and any("ligand bond" in f for f in found)
     assert worse_than_input(before, {"clashscore": None}) == []
+
+
+def test_a_charmm_model_is_read_with_pdb_names_and_says_so():
+    """MDAnalysis' AdK as distributed: CHARMM names (HSD/HSE/HSP, ILE CD, OT1/OT2), hydrogens, no
+    element columns. HSD and CLA are other CCD components, so the names must be mapped first."""
+    with pytest.warns(UserWarning, match="CHARMM names read as PDB names"):
+        st = read_model(mdanalysis_test_file("adk_open.pdb"))
+    names = {r.name for r in st[0][0]}
+    assert "HIS" in names and not names & {"HSD", "HSE", "HSP"}
+    topo = build_topology(st, warn=False)
+    assert not topo.atoms.held.any() and topo.n_atoms == 1656       # every heavy atom restrained
+    assert all(r.template is not None for r in topo.residues)
+
+
+def test_alternate_conformers_and_file_hydrogens_move_with_the_refined_atoms():
+    st = read_model(mdanalysis_test_file("mmcif/5PTI.cif.gz"))      # altlocs, H and D atoms
+    topo = build_topology(st, warn=False)
+    x0 = topo.xyz(st)
+    rng = np.random.default_rng(1)
+    shift = rng.normal(0, 0.5, x0.shape)
+    out = st.clone()
+    topo.set_xyz(out, x0 + shift)
+    moved = 0
+    for c, (ch0, ch1) in enumerate(zip(st[0], out[0])):
+        for r, (res0, res1) in enumerate(zip(ch0, ch1)):
+            first = {res0[a].name: k for k, (cc, rr, a) in enumerate(topo.gemmi_index) if (cc, rr) == (c, r)}
+            for a0, a1 in zip(res0, res1):
+                if a0.is_hydrogen() or a0.altloc not in ("\0", "A"):
+                    d = np.array(a1.pos.tolist()) - np.array(a0.pos.tolist())
+                    k = first.get(a0.name)
+                    if k is not None:                               # an alternate: its partner's shift
+                        assert np.allclose(d, shift[k], atol=1e-6)
+                    assert np.linalg.norm(d) > 0                    # nothing left behind
+                    moved += 1
+    assert moved > 500

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..io import read_model, structure_from_frames, write_model
-from .charmm import clean_charmm
+from .charmm import clean_charmm, read_bundled
 from .dcd import read_dcd
 from .sources import cache_dir, mdanalysis_test_file
 
@@ -21,7 +21,7 @@ CORE_DOMAIN = [(1, 29), (60, 121), (160, 214)]   # residue ranges used to superp
 def _cleaned(name: str) -> gemmi.Structure:
     cached = cache_dir() / CACHE / f"{name}.pdb"
     if not cached.exists():
-        raw = read_model(mdanalysis_test_file(f"{name}.pdb"))
+        raw = read_bundled(mdanalysis_test_file(f"{name}.pdb"))
         st, _ = clean_charmm(raw)
         write_model(st, cached)
     return read_model(cached)
@@ -41,7 +41,7 @@ def adk_dims_frames() -> np.ndarray:
     """DIMS closed->open transition, float32 (98, 1656, 3) Angstrom, in the cleaned atom order."""
     cached = cache_dir() / CACHE / "adk_dims_heavy.npy"
     if not cached.exists():
-        raw = read_model(mdanalysis_test_file("adk_open.pdb"))
+        raw = read_bundled(mdanalysis_test_file("adk_open.pdb"))
         _, kept = clean_charmm(raw)
         frames = read_dcd(mdanalysis_test_file("adk_dims.dcd"))[:, kept]
         with atomic_path(cached) as tmp, open(tmp, "wb") as fh:

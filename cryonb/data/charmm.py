@@ -6,15 +6,26 @@ use ADE/CYT/GUA/URA/THY and O1P/O2P. Restraints and validation need PDB names.
 """
 from __future__ import annotations
 
+import warnings
+
 import gemmi
 import numpy as np
 
-RESIDUE_NAMES = {"HSD": "HIS", "HSE": "HIS", "HSP": "HIS", "HIE": "HIS", "HID": "HIS",
-                 "HIP": "HIS", "ADE": "A", "CYT": "C", "GUA": "G", "URA": "U", "THY": "DT"}
-ATOM_NAMES = {("ILE", "CD"): "CD1", ("*", "OT1"): "O", ("*", "OT2"): "OXT",
-              ("*", "O1P"): "OP1", ("*", "O2P"): "OP2", ("DT", "C5M"): "C7"}
+from ..io import CHARMM_ATOMS as ATOM_NAMES
+from ..io import CHARMM_RESIDUES, read_model
+
+# here water and ions keep their CHARMM names: they are removed, not renamed
+RESIDUE_NAMES = {k: v for k, v in CHARMM_RESIDUES.items() if v in ("HIS", "A", "C", "G", "U", "DT")}
 SOLVENT_AND_IONS = {"TIP3", "TIP", "HOH", "WAT", "SOL", "POT", "SOD", "CLA", "CAL", "MG", "K",
                     "NA", "CL"}
+
+
+def read_bundled(path) -> gemmi.Structure:
+    """read_model for the bundled CHARMM-named files, without the warnings meant for a user's file
+    (no element columns, CHARMM names read as PDB names): they are known and cleaned here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return read_model(path)
 
 
 def clean_charmm(st: gemmi.Structure, chain_id: str = "A") -> tuple[gemmi.Structure, np.ndarray]:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import gemmi
 
 from ..atomic import atomic_path
-from ..io import read_model
-from .charmm import clean_charmm, remove_non_polymer
+from .charmm import clean_charmm, read_bundled, remove_non_polymer
 from .sources import cache_dir, mdanalysis_test_file
 
 OTHER_ENTRIES = {
@@ -63,7 +62,7 @@ def load_corpus_structure(name: str) -> gemmi.Structure:
             with atomic_path(plain) as tmp, open(tmp, "wb") as out:
                 out.write(bz2.decompress(path.read_bytes()))
         path = plain
-    st = read_model(path)
+    st = read_bundled(path)
     while len(st) > 1:
         del st[len(st) - 1]
     st.remove_alternative_conformations()

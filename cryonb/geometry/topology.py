@@ -89,10 +89,46 @@ class Topology:
         return out
 
     def set_xyz(self, st: gemmi.Structure, xyz: np.ndarray, model_index: int = 0) -> None:
-        """Write (n, 3) coordinates back into ``st`` (in place)."""
+        """Write (n, 3) coordinates back into ``st`` (in place).
+
+        Atoms of ``st`` outside the topology (alternate conformers, hydrogens in the file) move
+        with it: each by the shift of the topology atom of its residue with the same name, else of
+        the nearest one (a hydrogen's parent), so the output stays one consistent model.
+        """
         model = st[model_index]
+        old = self.xyz(st, model_index)
+        shift = np.asarray(xyz, dtype=np.float64) - old
         for k, (c, r, a) in enumerate(self.gemmi_index):
             model[c][r][a].pos = gemmi.Position(*map(float, xyz[k]))
+        for (c, r), members in self._followers(st, model_index).items():
+            res = model[c][r]
+            for a, k in members:
+                res[a].pos = res[a].pos + gemmi.Position(*map(float, shift[k]))
+
+    def _followers(self, st: gemmi.Structure, model_index: int) -> dict:
+        """(chain, residue) -> [(atom index in the residue, topology atom it moves with)]."""
+        model = st[model_index]
+        mine: dict[tuple[int, int], dict[int, int]] = {}
+        for k, (c, r, a) in enumerate(self.gemmi_index):
+            mine.setdefault((c, r), {})[a] = k
+        out = {}
+        for (c, r), inside in mine.items():
+            res = model[c][r]
+            if len(res) == len(inside):
+                continue
+            by_name = {res[a].name: k for a, k in inside.items()}
+            pos = {k: np.array(res[a].pos.tolist()) for a, k in inside.items()}
+            members = []
+            for a in range(len(res)):
+                if a in inside:
+                    continue
+                k = by_name.get(res[a].name)
+                if k is None:
+                    p = np.array(res[a].pos.tolist())
+                    k = min(pos, key=lambda j: float(np.sum((pos[j] - p) ** 2)))
+                members.append((a, k))
+            out[(c, r)] = members
+        return out
 
     def residue_label(self, i: int) -> str:
         r = self.residues[i]
