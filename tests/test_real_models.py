@@ -213,6 +213,11 @@ def test_a_deuterated_model_with_altlocs_and_an_unknown_atom_refines(tmp_path):
         warnings.simplefilter("ignore")
         result = refine(st, m, 4.0, cfg, validate=False)
     assert any("hydrogen atoms in the file ignored" in n for n in result.notes)
+    # the output is the refined conformer, heavy atoms only, and says what it left out
+    written = [a for ch in result.structure[0] for r in ch for a in r]
+    assert not any(a.is_hydrogen() or a.altloc != "\0" for a in written)
+    assert len(written) == result.topology.n_atoms
+    assert any("first conformer only" in n for n in result.notes)
     moved = np.linalg.norm(result.xyz - result.start_xyz, axis=1)
     assert moved.max() > 0.01 and moved[result.topology.atoms.tethered].max() < 1.0   # ~3 tether sigmas
 

@@ -97,14 +97,31 @@ class RefineResult:
     notes: list[str]
     topology: object = None              # the restraint topology the coordinates are ordered by
     harm: list[str] = field(default_factory=list)   # what got worse than the input (compare.py)
+    template: gemmi.Structure | None = None          # the input, whose atom layout the topology indexes
 
     def stage_model(self, name: str) -> gemmi.Structure:
-        """The model as it left step ``name`` (a copy of the input with those coordinates)."""
+        """The model as it left step ``name`` (first conformer, heavy atoms, as the output)."""
         step = next(s for s in self.steps if s.name == name)
-        out = self.structure.clone()
+        out = (self.template if self.template is not None else self.structure).clone()
         topo = self.topology if self.topology is not None else _topology_of(out)
         topo.set_xyz(out, step.xyz)
-        return out
+        return output_model(out)[0]
+
+
+def output_model(st: gemmi.Structure) -> tuple[gemmi.Structure, list[str]]:
+    """The refined model as written: the first conformer only, without the input's hydrogens
+    (refinement moves one conformer of heavy atoms; alternates and hydrogens that did not take
+    part would not match it). Returns the model and a note on what was left out."""
+    n_alt = sum(1 for ch in st[0] for r in ch for a in r if a.altloc not in ("\0", "A"))
+    n_h = sum(1 for ch in st[0] for r in ch for a in r if a.is_hydrogen())
+    if not n_alt and not n_h:
+        return st, []
+    out = st.clone()
+    out.remove_alternative_conformations()
+    out.remove_hydrogens()
+    parts = ([f"{n_alt} alternate-conformer atoms"] if n_alt else []) + ([f"{n_h} hydrogens"] if n_h else [])
+    return out, [f"output: the refined first conformer only; {' and '.join(parts)} of the input left out "
+                 "(they did not take part in the refinement; rebuild hydrogens with reduce if needed)"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -309,14 +326,16 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
             x = done.xyz
         out = model.clone()
         topo.set_xyz(out, x)
+        out, out_notes = output_model(out)
         before = after = {}
         harm: list[str] = []
         if validate:
             from ..validation.compare import worse_than_input
             before, after = _validation(model, m, resolution), _validation(out, m, resolution)
             harm = worse_than_input(before, after)
-        notes = list(topo.notes) + [n for s in steps for n in s.notes] + skipped
-        return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo, harm)
+        notes = list(topo.notes) + [n for s in steps for n in s.notes] + skipped + out_notes
+        return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo, harm,
+                            model.clone())
     finally:
         torch.set_num_threads(previous_threads)
 
