@@ -289,6 +289,7 @@ def test_a_model_in_place_skips_the_fine_patches_and_rigid_residues():
         assert _skip_in_place(step, RefineConfig(in_place=False), [small], x0) is None
         assert _skip_in_place(step, RefineConfig(), [], x0) is None      # no coarse step: nothing to judge
         assert "skipped" in _skip_in_place(step, RefineConfig(in_place=True), [], x0)
+    assert _skip_in_place("residues", RefineConfig(stages=("patches", "residues")), [small], x0) is None
     assert _skip_in_place("atoms", RefineConfig(), [small], x0) is None
     assert _skip_in_place("polish", RefineConfig(in_place=True), [small], x0) is None
 

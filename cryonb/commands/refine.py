@@ -56,7 +56,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
                         "resolution; the coarse patch step keeps its default)")
     p.add_argument("--stages", metavar="LIST",
                    help="decoder stages, comma-separated (default auto: patches,residues,atoms; "
-                        "patches,residues at 3.5 Å and better)")
+                        "patches,residues at 3.5 Å and better; auto also skips the fine patches and "
+                        "residues of a model the coarse patches find in place)")
     p.add_argument("--patches", type=int, metavar="N", help="number of K-means patches (default 64)")
     p.add_argument("--polish-steps", type=int, metavar="N",
                    help="geometry-only L-BFGS iterations at the end (default 1000)")

@@ -195,11 +195,14 @@ def _skip_in_place(name: str, config: RefineConfig, steps: list, x0: np.ndarray)
     in its own (experimental, 3.2 Å) map moved 0.16 Å in the coarse step, then 0.96 Å C-alpha RMS
     in 64 map-only patches (35 twisted peptides, lower CC_mask); from 0.3 Å noise, the residue
     stage took it from 0.55 to 0.99 Å and the polish ended at 0.69 Å, against 0.47 Å without
-    residues. With ``in_place="auto"`` they are skipped when the coarse patches moved the model
-    less than :data:`IN_PLACE` Å RMS; ``True`` always skips them, ``False`` never.
+    residues. With ``in_place="auto"`` (and the default plan: stages named by the user always run)
+    they are skipped when the coarse patches moved the model less than :data:`IN_PLACE` Å RMS;
+    ``True`` always skips them, ``False`` never.
     """
     if name not in IN_PLACE_SKIPS or config.in_place is False:
         return None
+    if config.in_place == "auto" and config.stages is not None:
+        return None   # stages the user asked for by name run
     if config.in_place is True:
         return f"{name}: skipped (in_place=True)"
     k = next((i for i, s in enumerate(steps) if s.name == "patches_coarse"), None)
