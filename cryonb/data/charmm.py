@@ -11,13 +11,10 @@ import warnings
 import gemmi
 import numpy as np
 
-from ..io import CHARMM_ATOMS as ATOM_NAMES
-from ..io import CHARMM_RESIDUES, read_model
+from ..io import charmm_to_pdb_names, read_model
 
-# here water and ions keep their CHARMM names: they are removed, not renamed
-RESIDUE_NAMES = {k: v for k, v in CHARMM_RESIDUES.items() if v in ("HIS", "A", "C", "G", "U", "DT")}
-SOLVENT_AND_IONS = {"TIP3", "TIP", "HOH", "WAT", "SOL", "POT", "SOD", "CLA", "CAL", "MG", "K",
-                    "NA", "CL"}
+# removed after renaming (io.CHARMM_RESIDUES turns TIP3, POT, SOD, CLA, CAL into HOH, K, NA, CL, CA)
+SOLVENT_AND_IONS = {"HOH", "WAT", "SOL", "MG", "K", "NA", "CL", "CA"}
 
 
 def read_bundled(path) -> gemmi.Structure:
@@ -38,18 +35,15 @@ def clean_charmm(st: gemmi.Structure, chain_id: str = "A") -> tuple[gemmi.Struct
     atom order can be reduced to the cleaned atoms with ``frames[:, kept]``.
     """
     out = st.clone()
+    charmm_to_pdb_names(out)
     kept, index = [], 0
     for model in out:
         for chain in model:
             if not chain.name.strip():
                 chain.name = chain_id
             for res in chain:
-                res.name = RESIDUE_NAMES.get(res.name, res.name)
-                polymer = _is_polymer(res.name)
-                for atom in res:
-                    key = (res.name, atom.name)
-                    atom.name = ATOM_NAMES.get(key, ATOM_NAMES.get(("*", atom.name), atom.name))
-                    if polymer:  # CHARMM files have no element column: CA is carbon, HT1 hydrogen
+                if _is_polymer(res.name):  # CHARMM files have no element column: CA is carbon, HT1 hydrogen
+                    for atom in res:
                         atom.element = gemmi.Element(atom.name.lstrip("0123456789")[0])
     for res in (r for ch in out[0] for r in ch):
         for atom in res:

@@ -32,13 +32,13 @@ from itertools import combinations
 import gemmi
 import numpy as np
 
+from .hydrogens import XH_LENGTH
 from .metals import is_metal, metal_distance
 
 BOND_ESD, METAL_BOND_ESD = 0.02, 0.05   # Å
 ANGLE_ESD = 3.0                         # degrees
 PLANE_ESD = 0.02                        # Å
 PLANAR_WITHIN = 0.05                    # Å: largest deviation of a plane in the ideal coordinates
-XH_ELECTRON = {"C": 0.97, "N": 0.86, "O": 0.84, "S": 1.20}   # Å, as cryonb.geometry.hydrogens
 SP2_PLANAR_WITHIN = 0.25                # Å: the same for sp2 groups (a check on the bond orders)
 _NAME = re.compile(r"^[A-Za-z0-9]{1,5}$")
 
@@ -212,7 +212,7 @@ def _electron_length(elements, i: int, j: int, d: float) -> float:
     others at the ideal coordinates' length."""
     if elements[i] == "H" or elements[j] == "H":
         heavy = elements[j] if elements[i] == "H" else elements[i]
-        return XH_ELECTRON.get(heavy, d)
+        return XH_LENGTH.get(heavy, d)
     for m, x in ((i, j), (j, i)):
         if is_metal(elements[m]):
             return metal_distance(elements[m], elements[x]) or d

@@ -70,9 +70,11 @@ class GeometryLoss:
         self.rama = RamaTerm(topo, xyz0, priors.rama) if w.rama else None
         self.rotamer = RotamerTerm(topo, priors.rotamer) if w.rotamer else None
         self.suite = SuiteTerm(topo) if w.suite else None
-        self.omega_k = np.flatnonzero(topo.restraints.torsion_names == "omega")
-        self.omega = topo.restraints.torsions[self.omega_k]
+        r0 = topo.restraints          # torsions are the same in the CDL restraints
+        k = np.flatnonzero(r0.torsion_names == "omega")
+        self.omega, self.omega_ideal, self.omega_sigma = r0.torsions[k], r0.torsion_ideal[k], r0.torsion_sigma[k]
         self.cbeta, self.cbeta_ideal = cbeta_dihedrals(topo)
+        self.cbeta_sigma = np.full(len(self.cbeta), CBETA_SIGMA)
         tethered = getattr(topo.atoms, "tethered", None)
         self.tethered = None if tethered is None or not tethered.any() or not w.tether else \
             torch.as_tensor(np.flatnonzero(tethered))
@@ -103,11 +105,9 @@ class GeometryLoss:
         if w.planarity:
             out["planarity"] = terms.planarity_loss(xyz, r)
         if w.omega and len(self.omega):
-            out["omega"] = terms.torsion_loss(xyz, self.omega, r.torsion_ideal[self.omega_k],
-                                              r.torsion_sigma[self.omega_k])
+            out["omega"] = terms.torsion_loss(xyz, self.omega, self.omega_ideal, self.omega_sigma)
         if w.cbeta and len(self.cbeta):
-            out["cbeta"] = terms.torsion_loss(xyz, self.cbeta, self.cbeta_ideal,
-                                              np.full(len(self.cbeta), CBETA_SIGMA))
+            out["cbeta"] = terms.torsion_loss(xyz, self.cbeta, self.cbeta_ideal, self.cbeta_sigma)
         if w.chirality:
             out["chirality"] = terms.chirality_loss(xyz, r)
         for name in ("clash", "rama", "rotamer", "suite"):

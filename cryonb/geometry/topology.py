@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 import gemmi
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..errors import ModelError
+from .clashes import COVALENT
 from .library import NUCLEIC, PEPTIDE, RestraintLibrary, ResidueTemplate
 from .linking import CIS_OMEGA, Link, find_links, find_struct_links
 from .restraints import RestraintSet
@@ -245,11 +247,9 @@ def _note_sources(residues, table: AtomTable, library: RestraintLibrary, notes: 
 
 def held_bonds(table: AtomTable, xyz: np.ndarray) -> np.ndarray:
     """(m, 2) atom pairs of one held residue within bonding distance (covalent radii + 0.4 Å)."""
-    from .clashes import COVALENT
     idx = np.flatnonzero(table.held)
     if len(idx) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    from scipy.spatial import cKDTree
     pairs = cKDTree(xyz[idx]).query_pairs(3.0, output_type="ndarray").reshape(-1, 2)
     i, j = idx[pairs[:, 0]], idx[pairs[:, 1]]
     cov = np.array([COVALENT.get(e, 1.2) for e in table.elements])

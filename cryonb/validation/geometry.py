@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 from ..geometry import clashes
 from ..geometry.cbeta import CBETA_IDEAL, cbeta_class
 from ..geometry.hydrogens import nerf
+from ..geometry.library import standard_residues
 from ..geometry.linking import dihedral_deg
 from ..geometry.terms import angle_z, bond_z
 
@@ -82,7 +83,6 @@ def covalent_geometry(topo, xyz: np.ndarray, restraints=None) -> tuple[dict, lis
 
 def standard_atoms(topo) -> np.ndarray:
     """(n,) bool: the atom belongs to a standard residue (built-in tables: amino acids, nucleotides)."""
-    from ..geometry.library import standard_residues
     names = standard_residues()
     return np.array([topo.residues[k].name in names for k in topo.atoms.residue], dtype=bool)
 
