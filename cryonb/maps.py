@@ -71,11 +71,39 @@ class Map:
         upper = np.array(self.data.shape[::-1]) - 1
         return np.all((idx >= -0.5) & (idx <= upper + 0.5), axis=1)
 
+    def no_data(self, xyz: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """Boolean (N,) mask of positions where the map says nothing: outside the box or less than
+        ``margin`` Å inside its faces, or in a masked-out region (every voxel within one voxel of the
+        position equal to the map's masked fill value, the constant on the box's faces)."""
+        idx = self.xyz_to_index(xyz)
+        lo = -0.5 + margin / self.voxel_size
+        hi = np.array(self.data.shape[::-1]) - 0.5 - margin / self.voxel_size
+        out = ~np.all((idx >= lo) & (idx <= hi), axis=1)
+        fill = masked_fill(self.data)
+        if fill is None or out.all():
+            return out
+        near = np.clip(np.rint(idx[~out]).astype(int), 0, np.array(self.data.shape[::-1]) - 1)
+        flat = np.ones(len(near), bool)
+        for d in np.ndindex(3, 3, 3):
+            k = np.clip(near + np.array(d) - 1, 0, np.array(self.data.shape[::-1]) - 1)
+            flat &= self.data[k[:, 2], k[:, 1], k[:, 0]] == fill
+        out[np.flatnonzero(~out)[flat]] = True
+        return out
+
     def same_grid(self, other: "Map") -> bool:
         """True when shape, voxel size and origin agree (origin within 1 % of a voxel)."""
         return (self.shape == other.shape
                 and np.allclose(self.voxel_size, other.voxel_size, rtol=1e-4)
                 and np.allclose(self.origin, other.origin, atol=0.01 * self.voxel_size.min()))
+
+
+def masked_fill(data: np.ndarray, fraction: float = 0.9) -> float | None:
+    """The value a masked map holds outside its mask, or None for an unmasked map: the value of at
+    least ``fraction`` of the voxels on the box's six faces, where those faces hold one value."""
+    faces = np.concatenate([data[[0, -1]].ravel(), data[:, [0, -1]].ravel(), data[:, :, [0, -1]].ravel()])
+    values, counts = np.unique(faces, return_counts=True)
+    k = int(np.argmax(counts))
+    return float(values[k]) if counts[k] >= fraction * len(faces) else None
 
 
 def validate_map(m: Map) -> None:

@@ -338,3 +338,40 @@ def test_alternate_conformers_and_file_hydrogens_move_with_the_refined_atoms():
                     assert np.linalg.norm(d) > 0                    # nothing left behind
                     moved += 1
     assert moved > 500
+
+
+def test_a_map_smaller_than_the_model_holds_the_residues_it_does_not_cover(adk_closed):
+    """A cut-out covering part of AdK: residues beyond its faces (or near them) stay put, the rest refine."""
+    from cryonb.density import SimulationConfig, simulate_map
+    from cryonb.maps import Map
+    from cryonb.perturb import jitter
+    from cryonb.refinement import RefineConfig, StageConfig, refine
+    full = simulate_map(adk_closed, SimulationConfig(resolution=4.0, voxel_size=1.0))
+    keep = full.shape[2] * 2 // 3
+    cut = Map(full.data[:, :, :keep].copy(), full.voxel_size, full.origin, "cut-out.mrc")
+    start = jitter(adk_closed, 0.3, seed=1)
+    short = StageConfig(iterations=2, round_length=2, batch=4)
+    cfg = RefineConfig(threads=1, n_patches=8, patches=short, residues=short, atoms=short,
+                       polish_steps=20, rebuild_rotamers=False, n_orientations=8)
+    result = refine(start, cut, 4.0, cfg, validate=False)
+    outside = ~cut.contains(result.start_xyz)
+    held = result.topology.atoms.held
+    assert outside.sum() > 100 and held[outside].all()
+    assert held.sum() > outside.sum()                       # whole residues, and the edge margin
+    moved = np.linalg.norm(result.xyz - result.start_xyz, axis=1)
+    assert moved[held].max() == 0.0 and np.median(moved[~held]) > 0.01
+    assert any("held fixed, outside the map" in n for n in result.notes)
+
+
+def test_masked_out_voxels_count_as_no_data():
+    from cryonb.maps import Map, masked_fill
+    data = np.random.default_rng(0).normal(size=(20, 20, 20)).astype(np.float32)
+    m = Map(data, 1.0)
+    assert masked_fill(m.data) is None and not m.no_data(np.array([[10.0, 10, 10]])).any()
+    data[:, :, :] = np.where(np.arange(20)[None, None, :] < 12, data, 0.0)   # x >= 12 masked out
+    data[:, :, 0] = data[0] = data[-1] = data[:, 0] = data[:, -1] = 0.0
+    masked = Map(data, 1.0)
+    assert masked_fill(masked.data) == 0.0
+    points = np.array([[6.0, 10, 10], [16.0, 10, 10], [30.0, 10, 10], [10.0, 10, 0.2]])
+    assert masked.no_data(points).tolist() == [False, True, True, False]
+    assert masked.no_data(points, margin=1.0).tolist() == [False, True, True, True]

@@ -37,6 +37,7 @@ from ..geometry.topology import build_topology
 from ..io import model_xyz
 from ..maps import Map, check_overlap
 from .gmm import ModelGMM, b_factors
+from .coverage import hold_without_map
 from .map_score import MapScore
 from .projection import MapProjections
 from .stages import StageConfig, StageResult
@@ -315,7 +316,9 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
             raise CryonbError(folder, "holds checkpoints of an earlier run: pass --resume to continue "
                               "it, or choose a new output folder")
         ckpt = Checkpoints(folder, key)
-        ctx = _context(model, topo, library, x0, m, resolution, config, device)
+        no_data, cover_notes = (hold_without_map(topo, x0, m, resolution) if m is not None
+                                else (None, []))
+        ctx = _context(model, topo, library, x0, m, resolution, config, device, no_data)
         steps, x, skipped = [], x0, []
         for k, step_name in enumerate(plan_steps(config, m is not None, resolution)):
             if why := _skip_in_place(step_name, config, steps, x0):
@@ -336,7 +339,7 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
             from ..validation.compare import worse_than_input
             before, after = _validation(model, m, resolution), _validation(out, m, resolution)
             harm = worse_than_input(before, after)
-        notes = list(topo.notes) + [n for s in steps for n in s.notes] + skipped + out_notes
+        notes = list(topo.notes) + cover_notes + [n for s in steps for n in s.notes] + skipped + out_notes
         return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo, harm,
                             model.clone())
     finally:
@@ -358,7 +361,8 @@ class RefineContext:
     structure: gemmi.Structure          # the input (copied before any coordinates are written)
 
 
-def _context(st, topo, library, x0, m, resolution, config, device) -> RefineContext:
+def _context(st, topo, library, x0, m, resolution, config, device, no_data=None) -> RefineContext:
+    """The step context; atoms flagged ``no_data`` (outside the map) add nothing to the model's density."""
     from ..priors import load_priors
 
     score = None
@@ -367,6 +371,8 @@ def _context(st, topo, library, x0, m, resolution, config, device) -> RefineCont
                                       period=config.fourier_period)
         bs = b_factors(topo, st) if config.gmm_b_factors else None
         gmm = ModelGMM.from_topology(topo, x0, resolution, bs)
+        if no_data is not None:
+            gmm.amplitude[no_data] = 0.0
         score = MapScore(proj, gmm, config.low_resolution, device)
     return RefineContext(topo, library, m, resolution, config, device, score, load_priors(), st)
 
