@@ -11,7 +11,10 @@ DIR/<case>/<start>):
 * ``4e43``: HIV protease dimer 4E43 with its ACT/BME/DMS/GOL ligands, waters and altlocs, into
   a map simulated from it (electron form factors, the model's B-factors) at 3.0 Å with noise
   (SNR 1 over the box);
-* ``6msm``: CFTR 6MSM (9,551 atoms) with ATP, Mg, cholesterol and lipids, likewise at 3.2 Å.
+* ``6msm``: CFTR 6MSM (9,551 atoms) with ATP, Mg, cholesterol and lipids, likewise at 3.2 Å;
+* ``6gyn``: chain A of the HCN4 tetramer 6GYN (495 residues, its PC1/3PE lipids) into a box cut
+  from the experimental, masked EMD-0093 map at 3.4 Å around it (8 Å padding; the neighbouring
+  chains' density is in the box). Kept out of all tuning: run it to check, never to calibrate.
 
 Starts: ``deposited`` (the model as deposited) and ``noise`` (0.3 Å Gaussian noise per axis on
 every atom, ligands included). Printed per run, cryonb's numbers beside cctbx's MolProbity
@@ -34,7 +37,8 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "real_maps"
 CASES = {"3j6b": {"model": "3j6b_chain9.pdb", "map": "emd2566_3j6b_chain9.mrc", "resolution": 3.2},
          "4e43": {"model": "4E43.pdb", "resolution": 3.0},
-         "6msm": {"model": "6msm.pdb.bz2", "resolution": 3.2}}
+         "6msm": {"model": "6msm.pdb.bz2", "resolution": 3.2},
+         "6gyn": {"model": "6gyn.pdb", "map": "emd0093_hcn4_masked.mrc.gz", "resolution": 3.4, "chain": "A"}}
 MOLPROBITY_KEYS = ["molprobity_score", "clashscore", "rama_outliers", "rotamer_outliers_pct", "n_twisted",
                    "n_cis_general", "cbeta_deviations"]
 CRYONB_KEYS = MOLPROBITY_KEYS + ["bond_rmsz", "angle_rmsz", "ligand_bond_rmsz", "ligand_angle_rmsz",
@@ -57,6 +61,7 @@ def model_path(name: str, folder: Path) -> Path:
 def make_inputs(name: str, folder: Path, seed: int = 0) -> dict:
     """deposited.cif, noise.cif and map.mrc for one case (the map simulated where none is shipped)."""
     from cryonb.density import SimulationConfig, add_noise, simulate_map
+    from cryonb.density.resample import crop_to_model
     from cryonb.io import read_map, read_model, write_map, write_model
     from cryonb.perturb import jitter
     folder.mkdir(parents=True, exist_ok=True)
@@ -64,10 +69,15 @@ def make_inputs(name: str, folder: Path, seed: int = 0) -> dict:
     st = read_model(model_path(name, folder))
     while len(st) > 1:
         del st[len(st) - 1]
+    if "chain" in spec:
+        for ch in [c.name for c in st[0] if c.name != spec["chain"]]:
+            st[0].remove_chain(ch)
     write_model(st, folder / "deposited.cif")
     write_model(jitter(st, 0.3, seed), folder / "noise.cif")
     if "map" in spec:
         m = read_map(SHARED / spec["map"])
+        if "chain" in spec:
+            m = crop_to_model(m, st, padding=8.0)
     else:
         heavy = st.clone()
         heavy.remove_hydrogens()

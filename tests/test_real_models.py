@@ -375,3 +375,28 @@ def test_masked_out_voxels_count_as_no_data():
     points = np.array([[6.0, 10, 10], [16.0, 10, 10], [30.0, 10, 10], [10.0, 10, 0.2]])
     assert masked.no_data(points).tolist() == [False, True, True, False]
     assert masked.no_data(points, margin=1.0).tolist() == [False, True, True, True]
+
+
+def test_a_model_on_the_move_is_not_held_outside_its_map(adk_closed):
+    """AdK open starts with its LID partly outside the closed map's box: after a large coarse
+    motion nothing is held; after a small one the uncovered residues are."""
+    from types import SimpleNamespace
+
+    from cryonb.density import SimulationConfig, simulate_map
+    from cryonb.maps import Map
+    from cryonb.refinement.pipeline import IN_PLACE, _hold_uncovered
+    from cryonb.refinement.stages import StageResult
+    full = simulate_map(adk_closed, SimulationConfig(resolution=4.0, voxel_size=1.0))
+    cut = Map(full.data[:, :, : full.shape[2] // 2].copy(), full.voxel_size, full.origin)
+    topo = build_topology(adk_closed, warn=False)
+    x0 = topo.xyz(adk_closed)
+    ctx = SimpleNamespace(map=cut, topo=topo, resolution=4.0, map_score=SimpleNamespace(amplitude=torch.ones(len(x0))))
+    moving = [StageResult("patches_coarse", x0 + 2 * IN_PLACE, {}, 0.0, 1.0)]
+    notes = _hold_uncovered(ctx, moving, x0, moving[0].xyz)
+    assert "not held: the model is moving" in notes[0] and not topo.atoms.held.any()
+    still = [StageResult("patches_coarse", x0 + 0.1 * IN_PLACE, {}, 0.0, 1.0)]
+    notes = _hold_uncovered(ctx, still, x0, still[0].xyz)
+    outside = cut.no_data(still[0].xyz)
+    assert outside.any() and topo.atoms.held[outside].all() and "held fixed" in notes[0]
+    assert (ctx.map_score.amplitude[torch.as_tensor(outside)] == 0).all()
+    assert (ctx.map_score.amplitude[torch.as_tensor(~topo.atoms.held)] == 1).all()

@@ -68,7 +68,7 @@ class RefineConfig:
     rebuild_rotamers: str | bool = "auto"   # "auto": at resolutions of 3.5 Å and better
     polish_steps: int = 1000             # geometry-only L-BFGS iterations at the end (0: none)
     polish_tether: float = 0.5           # Å
-    polish_map_weight: float = 300.0     # map score (1 - FRC) weight at 3 Å, x (3 / resolution)^2 elsewhere
+    polish_map_weight: float = 170.0     # map score (1 - FRC) weight at 3 Å, x (3 / resolution)^2 elsewhere
     polish_weights: GeometryWeights | None = None   # None: POLISH_WEIGHTS, by resolution
     polish_batch: int = 16               # projections per polish round
     n_orientations: int = 96             # cached map projections
@@ -206,15 +206,37 @@ def _skip_in_place(name: str, config: RefineConfig, steps: list, x0: np.ndarray)
         return None   # stages the user asked for by name run
     if config.in_place is True:
         return f"{name}: skipped (in_place=True)"
+    shift = coarse_shift(steps, x0)
+    if shift is None or shift >= IN_PLACE:
+        return None
+    return (f"{name}: skipped: the coarse patches moved the model {shift:.2f} Å RMS (< {IN_PLACE} Å), so it "
+            "is in place, where map-only patches and rigid residues overfit the map (in_place=False runs them)")
+
+
+def coarse_shift(steps: list, x0: np.ndarray) -> float | None:
+    """RMS shift (Å) of the coarse patches step among ``steps``, None if it did not run."""
     k = next((i for i, s in enumerate(steps) if s.name == "patches_coarse"), None)
     if k is None:
         return None
     start = x0 if k == 0 else steps[k - 1].xyz
-    shift = float(np.sqrt(((steps[k].xyz - start) ** 2).sum(1).mean()))
-    if shift >= IN_PLACE:
-        return None
-    return (f"{name}: skipped: the coarse patches moved the model {shift:.2f} Å RMS (< {IN_PLACE} Å), so it "
-            "is in place, where map-only patches and rigid residues overfit the map (in_place=False runs them)")
+    return float(np.sqrt(((steps[k].xyz - start) ** 2).sum(1).mean()))
+
+
+def _hold_uncovered(ctx, steps: list, x0: np.ndarray, x: np.ndarray) -> list[str]:
+    """Hold the residues the map does not cover (:func:`~.coverage.hold_without_map`) from here on,
+    unless the coarse patches found a large motion: a model moving into its map may start partly
+    outside the box (AdK open on the closed map), and must be free to come in."""
+    if ctx.map is None:
+        return []
+    shift = coarse_shift(steps, x0)
+    if shift is not None and shift >= IN_PLACE:
+        outside = int(ctx.map.no_data(x).sum())
+        return [f"{outside} atoms outside the map not held: the model is moving (coarse patches "
+                f"{shift:.2f} Å RMS)"] if outside else []
+    no_data, notes = hold_without_map(ctx.topo, x, ctx.map, ctx.resolution)
+    if no_data.any():
+        ctx.map_score.amplitude[torch.as_tensor(no_data, device=ctx.map_score.amplitude.device)] = 0.0
+    return notes
 
 
 def polish_weights(config: RefineConfig, resolution: float | None) -> GeometryWeights:
@@ -316,14 +338,14 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
             raise CryonbError(folder, "holds checkpoints of an earlier run: pass --resume to continue "
                               "it, or choose a new output folder")
         ckpt = Checkpoints(folder, key)
-        no_data, cover_notes = (hold_without_map(topo, x0, m, resolution) if m is not None
-                                else (None, []))
-        ctx = _context(model, topo, library, x0, m, resolution, config, device, no_data)
-        steps, x, skipped = [], x0, []
+        ctx = _context(model, topo, library, x0, m, resolution, config, device)
+        steps, x, skipped, cover_notes = [], x0, [], None
         for k, step_name in enumerate(plan_steps(config, m is not None, resolution)):
             if why := _skip_in_place(step_name, config, steps, x0):
                 skipped.append(why)
                 continue
+            if cover_notes is None and step_name != "patches_coarse":
+                cover_notes = _hold_uncovered(ctx, steps, x0, x)
             done = ckpt.load(k, step_name) if resume else None
             if done is None:
                 done = run_step(step_name, ctx, x, progress)
@@ -339,7 +361,7 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
             from ..validation.compare import worse_than_input
             before, after = _validation(model, m, resolution), _validation(out, m, resolution)
             harm = worse_than_input(before, after)
-        notes = list(topo.notes) + cover_notes + [n for s in steps for n in s.notes] + skipped + out_notes
+        notes = list(topo.notes) + (cover_notes or []) + [n for s in steps for n in s.notes] + skipped + out_notes
         return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo, harm,
                             model.clone())
     finally:
@@ -361,8 +383,7 @@ class RefineContext:
     structure: gemmi.Structure          # the input (copied before any coordinates are written)
 
 
-def _context(st, topo, library, x0, m, resolution, config, device, no_data=None) -> RefineContext:
-    """The step context; atoms flagged ``no_data`` (outside the map) add nothing to the model's density."""
+def _context(st, topo, library, x0, m, resolution, config, device) -> RefineContext:
     from ..priors import load_priors
 
     score = None
@@ -371,8 +392,6 @@ def _context(st, topo, library, x0, m, resolution, config, device, no_data=None)
                                       period=config.fourier_period)
         bs = b_factors(topo, st) if config.gmm_b_factors else None
         gmm = ModelGMM.from_topology(topo, x0, resolution, bs)
-        if no_data is not None:
-            gmm.amplitude[no_data] = 0.0
         score = MapScore(proj, gmm, config.low_resolution, device)
     return RefineContext(topo, library, m, resolution, config, device, score, load_priors(), st)
 

@@ -85,7 +85,9 @@ class SeriesConfig:
     latent_noise: float = 0.02
     n_orientations: int = 48             # cached projections per map
     refine_start: bool = True
-    start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500))
+    # the series was calibrated (benchmarks/series_adk.py) with the polish's map weight at 300, before the
+    # single refinement's default fell to 170 on real maps; kept until the series is measured again
+    start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500, polish_map_weight=300.0))
     weights: GeometryWeights = field(default_factory=GeometryWeights)
     smooth_weights: GeometryWeights | None = None   # joint steps' geometry; None: JOINT_WEIGHTS
     smooth_map_weight: float | None = None   # map weight of smoothing; None: the polish's (``start``)
