@@ -198,6 +198,9 @@ def test_a_deuterated_model_with_altlocs_and_an_unknown_atom_refines(tmp_path):
     from cryonb.density import SimulationConfig, simulate_map
     from cryonb.refinement import RefineConfig, StageConfig, refine
     st = read_model(mdanalysis_test_file("mmcif/5PTI.cif.gz"))
+    for atom in st[0]["A"][14]:          # Lys15's side chain unobserved: zero occupancy
+        if atom.name not in ("N", "CA", "C", "O"):
+            atom.occ = 0.0
     topo = build_topology(st, warn=False)
     assert not any(gemmi.Element(e).atomic_number == 1 for e in topo.atoms.elements)
     unx = [i for r in topo.residues if r.name == "UNX" for i in r.atoms.values()]
@@ -213,6 +216,7 @@ def test_a_deuterated_model_with_altlocs_and_an_unknown_atom_refines(tmp_path):
         warnings.simplefilter("ignore")
         result = refine(st, m, 4.0, cfg, validate=False)
     assert any("hydrogen atoms in the file ignored" in n for n in result.notes)
+    assert any("zero occupancy add no density" in n and "A/LYS15" in n for n in result.notes)
     # the output is the refined conformer, heavy atoms only, and says what it left out
     written = [a for ch in result.structure[0] for r in ch for a in r]
     assert not any(a.is_hydrogen() or a.altloc != "\0" for a in written)

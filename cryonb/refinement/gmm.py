@@ -59,3 +59,10 @@ def b_factors(topo, st: gemmi.Structure) -> np.ndarray:
     """(N,) isotropic B-factors (Å^2) of the topology's atoms in model 1 of ``st``."""
     model = st[0]
     return np.array([model[c][r][a].b_iso for c, r, a in topo.gemmi_index], dtype=np.float64)
+
+
+def occupancies(topo, st: gemmi.Structure) -> np.ndarray:
+    """(N,) occupancies of the topology's atoms in model 1 of ``st``, clipped to [0, 1]."""
+    model = st[0]
+    occ = np.array([model[c][r][a].occ for c, r, a in topo.gemmi_index], dtype=np.float64)
+    return np.clip(np.nan_to_num(occ, nan=1.0), 0.0, 1.0)

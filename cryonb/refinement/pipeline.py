@@ -36,7 +36,7 @@ from ..geometry.linking import CIS_GENERAL
 from ..geometry.topology import build_topology
 from ..io import model_xyz
 from ..maps import Map, check_overlap
-from .gmm import ModelGMM, b_factors
+from .gmm import ModelGMM, b_factors, occupancies
 from .coverage import hold_without_map
 from .map_score import MapScore
 from .projection import MapProjections
@@ -361,7 +361,7 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
             from ..validation.compare import worse_than_input
             before, after = _validation(model, m, resolution), _validation(out, m, resolution)
             harm = worse_than_input(before, after)
-        notes = list(topo.notes) + (cover_notes or []) + [n for s in steps for n in s.notes] + skipped + out_notes
+        notes = list(topo.notes) + occupancy_notes(topo, model) + (cover_notes or []) + [n for s in steps for n in s.notes] + skipped + out_notes
         return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo, harm,
                             model.clone())
     finally:
@@ -392,8 +392,20 @@ def _context(st, topo, library, x0, m, resolution, config, device) -> RefineCont
                                       period=config.fourier_period)
         bs = b_factors(topo, st) if config.gmm_b_factors else None
         gmm = ModelGMM.from_topology(topo, x0, resolution, bs)
+        gmm.amplitude *= occupancies(topo, st)      # a partly occupied atom holds part of its density
         score = MapScore(proj, gmm, config.low_resolution, device)
     return RefineContext(topo, library, m, resolution, config, device, score, load_priors(), st)
+
+
+def occupancy_notes(topo, st: gemmi.Structure) -> list[str]:
+    """Say which atoms have zero occupancy: restrained and moved with their residue, no density."""
+    zero = np.flatnonzero(occupancies(topo, st) == 0.0)
+    if not len(zero):
+        return []
+    labels = list(dict.fromkeys(topo.residue_label(int(topo.atoms.residue[i])) for i in zero))
+    shown = ", ".join(labels[:20]) + (f" ... ({len(labels)} residues)" if len(labels) > 20 else "")
+    return [f"{len(zero)} atoms with zero occupancy add no density to the model (restrained, moved by "
+            f"geometry only): {shown}"]
 
 
 def _validation(st: gemmi.Structure, m: Map | None, resolution: float | None) -> dict:
