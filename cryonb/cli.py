@@ -5,6 +5,7 @@ Run ``cryonb <command> --help`` for each command's options.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import CryonbError
@@ -30,6 +31,28 @@ def main(argv: list[str] | None = None) -> int:
     except CryonbError as exc:
         print(f"cryonb {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:   # noqa: BLE001 - one line for the user, the traceback kept in a log
+        log = _log_traceback(args.command)
+        print(f"cryonb {args.command}: error: unexpected {type(exc).__name__}: {exc} "
+              f"(traceback in {log}; please report it)", file=sys.stderr)
+        return 2
+
+
+def _log_traceback(command: str) -> str:
+    """Write the current exception's traceback to a log under the cache folder; returns its path."""
+    import time
+    import traceback
+
+    from .data.sources import cache_dir
+    try:
+        folder = cache_dir() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{command}-{os.getpid()}.log"
+        path.write_text(f"cryonb {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}")
+        return str(path)
+    except OSError:
+        traceback.print_exc()
+        return "the lines above"
 
 
 if __name__ == "__main__":

@@ -284,6 +284,10 @@ def read_map(path: str | os.PathLike) -> Map:
     return m
 
 
+MIN_VOXEL, MAX_VOXEL = 0.01, 100.0   # Å: what a map header may claim (cryo-EM and tomograms sit well inside)
+MAX_ORIGIN = 1.0e5                   # Å
+
+
 def _map_from_header(p: str, header, data: np.ndarray) -> Map:
     if np.iscomplexobj(data):
         raise MapError(p, f"map holds complex values (MRC mode {int(header.mode)}), not a density")
@@ -301,6 +305,10 @@ def _map_from_header(p: str, header, data: np.ndarray) -> Map:
     if not np.all(np.isfinite(voxel)) or np.any(voxel <= 0):
         raise MapError(p, f"voxel size must be positive, header gives {voxel.round(4).tolist()} Å "
                           f"(cell {cell.round(3).tolist()} Å over {sampling.astype(int).tolist()} samples)")
+    if np.any(voxel < MIN_VOXEL) or np.any(voxel > MAX_VOXEL):
+        raise MapError(p, f"header voxel size {[float(f'{v:.4g}') for v in voxel]} Å is outside "
+                          f"{MIN_VOXEL}-{MAX_VOXEL} Å (cell {[float(f'{c:.4g}') for c in cell]} Å over "
+                          f"{sampling.astype(int).tolist()} samples): a damaged header or a wrong cell")
     angles = (float(header.cellb.alpha), float(header.cellb.beta), float(header.cellb.gamma))
     if not np.allclose(angles, 90.0, atol=0.01) and any(angles):
         warnings.warn(f"{p}: cell angles {angles} are not 90°; the grid is treated as orthogonal",
@@ -318,6 +326,9 @@ def _map_from_header(p: str, header, data: np.ndarray) -> Map:
         origin = header_origin
     else:
         origin = start_xyz * voxel
+    if np.any(np.abs(origin) > MAX_ORIGIN):
+        raise MapError(p, f"header origin {[float(f'{o:.4g}') for o in origin]} Å lies more than "
+                          f"{MAX_ORIGIN:g} Å from zero: a damaged header (ORIGIN or NSTART words)")
     return Map(data=data.astype(np.float32), voxel_size=voxel, origin=origin, path=p)
 
 

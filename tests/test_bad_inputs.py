@@ -109,3 +109,32 @@ def test_errors_are_cryonb_errors_in_python(files):
     with pytest.raises(OverlapError, match="far"):
         model_map(io.read_model(files["far.pdb"]), io.read_map(files["good.mrc"]))
     assert issubclass(OverlapError, CryonbError)
+
+
+@pytest.mark.parametrize("cell, origin, what", [((1e30, 1e30, 1e30), (0, 0, 0), "voxel size"),
+                                                 ((0.1, 0.1, 0.1), (0, 0, 0), "voxel size"),
+                                                 ((80.0, 80.0, 80.0), (1e9, 0, 0), "origin")])
+def test_a_header_claiming_absurd_sizes_is_refused(tmp_path, cell, origin, what):
+    path = tmp_path / "absurd.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(np.zeros((40, 40, 40), np.float32))
+        mrc.header.cella = cell
+        mrc.header.origin = origin
+    with pytest.raises(MapError, match=what) as err:
+        io.read_map(path)
+    assert "absurd.mrc" in str(err.value)
+
+
+def test_an_unexpected_error_is_one_line_with_a_logged_traceback(monkeypatch, capsys, tmp_path):
+    from cryonb.commands import fsc
+    monkeypatch.setenv("CRYONB_DATA", str(tmp_path))
+
+    def broken(args):
+        raise ZeroDivisionError("deep inside")
+
+    monkeypatch.setattr(fsc, "main", broken)
+    assert main(["fsc", "a.mrc", "b.mrc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "unexpected ZeroDivisionError: deep inside" in err
+    logs = list((tmp_path / "logs").glob("*-fsc-*.log"))
+    assert len(logs) == 1 and "Traceback" in logs[0].read_text() and "deep inside" in logs[0].read_text()
