@@ -163,3 +163,17 @@ def test_integer_map_read_as_float(tmp_path):
         mrc.voxel_size = 1.5
     m = io.read_map(path)
     assert m.data.dtype == np.float32 and m.data[3, 3, 3] == 63.0
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path, adk_closed):
+    """Written through a temporary file, but readable as any file the user writes (umask applied)."""
+    old = os.umask(0o022)
+    try:
+        model = io.write_model(adk_closed, tmp_path / "m.pdb")
+        grid = io.write_map(Map(np.zeros((8, 8, 8)), 1.0), tmp_path / "g.mrc")
+        os.umask(0o077)
+        private = io.write_model(adk_closed, tmp_path / "p.cif")
+    finally:
+        os.umask(old)
+    assert oct(model.stat().st_mode & 0o777) == oct(0o644) == oct(grid.stat().st_mode & 0o777)
+    assert oct(private.stat().st_mode & 0o777) == oct(0o600)

@@ -404,3 +404,11 @@ def test_a_model_on_the_move_is_not_held_outside_its_map(adk_closed):
     assert outside.any() and topo.atoms.held[outside].all() and "held fixed" in notes[0]
     assert (ctx.map_score.amplitude[torch.as_tensor(outside)] == 0).all()
     assert (ctx.map_score.amplitude[torch.as_tensor(~topo.atoms.held)] == 1).all()
+
+
+def test_a_file_with_several_models_says_which_one_is_used(adk_closed):
+    from cryonb.io import model_xyz, structure_from_frames
+    frames = np.stack([model_xyz(adk_closed) + i for i in range(2)])
+    topo = build_topology(structure_from_frames(adk_closed, frames), warn=False)
+    assert any("holds 2 models; model 1 only is used" in n for n in topo.notes)
+    assert not any("models" in n for n in build_topology(adk_closed, warn=False).notes)

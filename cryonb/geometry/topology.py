@@ -142,6 +142,9 @@ def _collect_atoms(st: gemmi.Structure, model_index: int, notes: list[str]):
     if len(st) == 0 or st[model_index].count_atom_sites() == 0:
         raise ModelError(st.name or None, "model has no atoms")
     model = st[model_index]
+    if len(st) > 1:
+        notes.append(f"the file holds {len(st)} models; model {model.num or model_index + 1} only is used "
+                     "(split the file to refine the others)")
     residues, gemmi_index, names, elements, res_of = [], [], [], [], []
     n_alt = n_h = n_dup = 0
     for ci, chain in enumerate(model):
