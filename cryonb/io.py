@@ -39,13 +39,16 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     or holds non-finite coordinates.
     """
     p = require_file(path)
+    kind = model_format(p)
     elements_given = True
-    if _is_pdb_format(p):
+    if kind == "pdb":
         elements_given = _check_pdb_coordinates(p)
     try:
-        st = gemmi.read_structure(p, merge_chain_parts=False)
+        st = _read_structure(p, kind)
+    except (OSError, EOFError) as exc:
+        raise ModelError(p, f"cannot be read ({exc})") from None
     except Exception as exc:  # gemmi raises RuntimeError/ValueError with a line number
-        raise ModelError(p, f"not a readable PDB/mmCIF model ({exc})") from None
+        raise ModelError(p, f"not a readable {'PDB' if kind == 'pdb' else 'mmCIF'} model ({exc})") from None
     if len(st) > 0:
         _check_repeated_chains(p, st)
     st.merge_chain_parts()
@@ -69,9 +72,40 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     return st
 
 
-def _is_pdb_format(path: str) -> bool:
-    name = path.lower().removesuffix(".gz")
-    return name.endswith((".pdb", ".ent"))
+MODEL_SUFFIXES = {".pdb": "pdb", ".ent": "pdb", ".cif": "mmcif", ".mmcif": "mmcif", ".pdbx": "mmcif"}
+
+
+def model_format(path: str) -> str:
+    """"pdb" or "mmcif" from the file name (``.pdb``/``.ent``, ``.cif``/``.mmcif``/``.pdbx``, each
+    optionally ``.gz`` or ``.bz2``); ModelError naming the file for any other name."""
+    name = path.lower().removesuffix(".gz").removesuffix(".bz2")
+    kind = MODEL_SUFFIXES.get(Path(name).suffix)
+    if kind is None:
+        raise ModelError(path, f"unknown model format {Path(name).suffix or '(no suffix)'!r}: expected "
+                               f"{', '.join(MODEL_SUFFIXES)} (optionally .gz or .bz2)")
+    return kind
+
+
+def _text(path: str) -> str:
+    """The text of ``path``, decompressed (.gz, .bz2)."""
+    import bz2
+    import gzip
+    opener = gzip.open if path.lower().endswith(".gz") else bz2.open if path.lower().endswith(".bz2") else open
+    with opener(path, "rt", errors="replace") as fh:
+        return fh.read()
+
+
+def _read_structure(path: str, kind: str) -> gemmi.Structure:
+    """gemmi Structure of a PDB or mmCIF file, chain parts not merged; .bz2 decompressed here."""
+    lower = path.lower()
+    if not lower.endswith(".bz2") and not lower.removesuffix(".gz").endswith(".pdbx"):
+        return gemmi.read_structure(path, merge_chain_parts=False)
+    text = _text(path)
+    if kind == "pdb":
+        return gemmi.read_pdb_string(text)
+    st = gemmi.make_structure_from_block(gemmi.cif.read_string(text).sole_block())
+    st.setup_entities()
+    return st
 
 
 def _check_pdb_coordinates(path: str) -> bool:
@@ -80,9 +114,11 @@ def _check_pdb_coordinates(path: str) -> bool:
 
     gemmi reads fixed columns leniently; a damaged line would otherwise give a wrong atom silently.
     """
+    import bz2
     import gzip
 
-    opener = gzip.open if path.lower().endswith(".gz") else open
+    lower = path.lower()
+    opener = gzip.open if lower.endswith(".gz") else bz2.open if lower.endswith(".bz2") else open
     elements = False
     try:
         with opener(path, "rt", errors="replace") as fh:

@@ -177,3 +177,24 @@ def test_outputs_get_the_usual_file_mode(tmp_path, adk_closed):
         os.umask(old)
     assert oct(model.stat().st_mode & 0o777) == oct(0o644) == oct(grid.stat().st_mode & 0o777)
     assert oct(private.stat().st_mode & 0o777) == oct(0o600)
+
+
+@pytest.mark.parametrize("name", ["m.pdb.bz2", "m.pdbx", "m.pdbx.gz", "m.cif.bz2", "m.ent"])
+def test_compressed_and_pdbx_models_are_read(tmp_path, adk_closed, name):
+    import bz2
+    import gzip
+    plain = io.write_model(adk_closed, tmp_path / ("plain.pdb" if ".pdb." in name or name.endswith(".ent")
+                                                   else "plain.cif"))
+    raw = plain.read_bytes()
+    pack = bz2.compress if name.endswith(".bz2") else gzip.compress if name.endswith(".gz") else bytes
+    (tmp_path / name).write_bytes(pack(raw))
+    back = io.read_model(tmp_path / name)
+    assert np.allclose(io.model_xyz(back), io.model_xyz(adk_closed), atol=1e-3)
+
+
+def test_an_unknown_model_suffix_names_the_file_and_the_formats(tmp_path, adk_closed):
+    from cryonb.errors import ModelError
+    path = tmp_path / "model.xyz"
+    path.write_bytes(io.write_model(adk_closed, tmp_path / "m.pdb").read_bytes())
+    with pytest.raises(ModelError, match=r"model.xyz.*unknown model format '.xyz'.*\.pdbx"):
+        io.read_model(path)
