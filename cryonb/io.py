@@ -19,7 +19,6 @@ from .atomic import atomic_path, protect_input
 from .errors import MapError, ModelError, require_file
 from .maps import Map
 
-MODEL_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif")
 # CHARMM names -> PDB names (MD models: HSD/HSE/HSP histidines, ILE CD, OT1/OT2, CHARMM36 nucleic
 # acids, TIP3 water and ions). Several CHARMM names are other CCD components (HSD, CLA, ...).
 CHARMM_RESIDUES = {"HSD": "HIS", "HSE": "HIS", "HSP": "HIS", "HIE": "HIS", "HID": "HIS", "HIP": "HIS",
@@ -275,7 +274,7 @@ def write_model(st: gemmi.Structure, path: str | os.PathLike, overwrite: bool = 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MODEL_SUFFIXES:
-        raise ModelError(path, f"unknown model format '{suffix}' (use one of {MODEL_SUFFIXES})")
+        raise ModelError(path, f"unknown model format '{suffix}' (use one of {', '.join(MODEL_SUFFIXES)})")
     with atomic_path(path, overwrite=overwrite) as tmp:
         if suffix in (".pdb", ".ent"):
             st.write_pdb(tmp)

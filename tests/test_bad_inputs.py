@@ -138,3 +138,36 @@ def test_an_unexpected_error_is_one_line_with_a_logged_traceback(monkeypatch, ca
     assert "\n" not in err and "unexpected ZeroDivisionError: deep inside" in err
     logs = list((tmp_path / "logs").glob("*-fsc-*.log"))
     assert len(logs) == 1 and "Traceback" in logs[0].read_text() and "deep inside" in logs[0].read_text()
+
+
+OPTION_CASES = [
+    ("zero resolution", ["simulate", "{good.pdb}", "--resolution", "0", "-o", "{dir}/o.mrc"], "--resolution", "> 0"),
+    ("negative resolution", ["simulate", "{good.pdb}", "--resolution", "-5", "-o", "{dir}/o.mrc"], "--resolution", "> 0"),
+    ("zero voxel option", ["simulate", "{good.pdb}", "--resolution", "4", "--voxel-size", "0", "-o", "{dir}/o.mrc"],
+     "--voxel-size", "> 0"),
+    ("negative SNR", ["simulate", "{good.pdb}", "--resolution", "4", "--snr", "-1", "-o", "{dir}/o.mrc"], "--snr", "> 0"),
+    ("NaN padding", ["simulate", "{good.pdb}", "--resolution", "4", "--padding", "nan", "-o", "{dir}/o.mrc"],
+     "--padding", ">= 0"),
+    ("half maps without noise", ["simulate", "{good.pdb}", "--resolution", "4", "--half-maps", "-o", "{dir}/o.mrc"],
+     "--half-maps", "--snr"),
+    ("map written as .pdb", ["simulate", "{good.pdb}", "--resolution", "4", "-o", "{dir}/o.pdb"], "o.pdb", ".mrc"),
+    ("output is a folder", ["simulate", "{good.pdb}", "--resolution", "4", "-o", "{dir}/sub.mrc"], "sub.mrc", "is a folder"),
+    ("parent is a file", ["simulate", "{good.pdb}", "--resolution", "4", "-o", "{good.pdb}/o.mrc"], "good.pdb", "is a file"),
+    ("NaN tether", ["refine-geometry", "{good.pdb}", "-o", "{dir}/o.cif", "--tether", "nan"], "--tether", "> 0"),
+    ("model written as .txt", ["refine-geometry", "{good.pdb}", "-o", "{dir}/o.txt"], "o.txt", ".cif"),
+    ("JSON to a folder", ["refine-geometry", "{good.pdb}", "-o", "{dir}/o.cif", "--json", "{dir}/sub.mrc"],
+     "sub.mrc", ".json"),
+]
+
+
+@pytest.mark.parametrize("label,argv,name,problem", OPTION_CASES, ids=[c[0] for c in OPTION_CASES])
+def test_bad_options_and_outputs_are_refused_before_any_work(files, capsys, label, argv, name, problem):
+    d = files["dir"]
+    (d / "sub.mrc").mkdir(exist_ok=True)
+    before = {p.name: p.stat().st_mtime_ns for p in d.iterdir()}
+    for key, value in files.items():
+        argv = [a.replace("{" + key + "}", str(value)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert name in err and problem in err and "\n" not in err, err
+    assert {p.name: p.stat().st_mtime_ns for p in d.iterdir()} == before

@@ -1,6 +1,8 @@
 """The ``cryonb`` subcommands, one module each (see :mod:`cryonb.cli`)."""
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
 from ..errors import CryonbError
@@ -20,3 +22,33 @@ def run_folder(args) -> tuple[Path, bool]:
     if not args.out:
         raise CryonbError(None, "give the run folder: --out DIR (or --resume DIR to continue a run)")
     return Path(args.out), bool(args.resume)
+
+
+MAP_OUT_SUFFIXES = (".mrc", ".map", ".ccp4")
+
+
+def check_output(path: str | None, kind: str) -> None:
+    """Refuse, before any work, an output that cannot be written: a ``kind`` ("model", "map" or
+    "json") with the wrong suffix, an existing folder, a parent that is a file or not writable."""
+    if not path:
+        return
+    from ..io import MODEL_SUFFIXES
+    p = Path(path)
+    suffix = p.suffix.lower()
+    wanted = {"model": tuple(MODEL_SUFFIXES), "map": MAP_OUT_SUFFIXES, "json": (".json",)}[kind]
+    if suffix not in wanted:
+        raise CryonbError(path, f"a {kind} output needs one of the suffixes {', '.join(wanted)}")
+    if p.is_dir():
+        raise CryonbError(path, f"is a folder; give a {kind} file name")
+    parent = next((a for a in [p.parent, *p.parent.parents] if a.exists()), Path("."))
+    if not parent.is_dir():
+        raise CryonbError(path, f"cannot be written: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CryonbError(path, f"cannot be written: folder {parent} is not writable")
+
+
+def check_positive(**values) -> None:
+    """CryonbError naming the option for any value that is not a finite number > 0 (None passes)."""
+    for name, v in values.items():
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise CryonbError(None, f"--{name.replace('_', '-')} must be a finite number > 0 (got {v})")

@@ -17,7 +17,7 @@ from ..errors import CryonbError
 from ..geometry.library import RestraintLibrary
 from ..io import read_model, write_model
 from ..runs import write_json
-from . import fmt_value
+from . import check_output, check_positive, fmt_value
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -36,8 +36,13 @@ def main(args: argparse.Namespace) -> int:
 
     if Path(args.out).resolve() == Path(args.model).resolve():
         raise CryonbError(args.out, "the output would overwrite the input model; choose another -o")
-    if args.steps < 1 or args.tether <= 0:
-        raise CryonbError(args.model, "--steps must be >= 1 and --tether > 0 Å")
+    if args.steps < 1:
+        raise CryonbError(None, f"--steps must be >= 1 (got {args.steps})")
+    check_positive(tether=args.tether)
+    check_output(args.out, "model")
+    check_output(args.json, "json")
+    if args.json and Path(args.json).resolve() == Path(args.out).resolve():
+        raise CryonbError(args.json, "--json and -o name the same file")
     st = read_model(args.model)
     library = RestraintLibrary(args.monomer_library)
     config = GeometryRefineConfig(steps=args.steps, tether_sigma=args.tether)

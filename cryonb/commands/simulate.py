@@ -5,11 +5,14 @@ Example: cryonb simulate model.cif --resolution 4 --voxel-size 1.0 --snr 2 -o ma
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ..density import SimulationConfig, add_noise, average, half_maps, simulate_map
+from ..errors import CryonbError
 from ..io import model_xyz, read_map, read_model, write_map
 from ..maps import check_overlap
+from . import check_output, check_positive
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -27,6 +30,12 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_positive(resolution=args.resolution, voxel_size=args.voxel_size, snr=args.snr)
+    if not (math.isfinite(args.padding) and args.padding >= 0):
+        raise CryonbError(None, f"--padding must be a finite number >= 0 Å (got {args.padding})")
+    if args.half_maps and not args.snr:
+        raise CryonbError(None, "--half-maps needs --snr (the half maps differ by their noise)")
+    check_output(args.out, "map")
     st = read_model(args.model)
     like = read_map(args.like) if args.like else None
     if like is not None:
@@ -36,8 +45,6 @@ def main(args: argparse.Namespace) -> int:
     clean = simulate_map(st, cfg, like=like)
     out = Path(args.out)
     if args.half_maps:
-        if not args.snr:
-            raise SystemExit("--half-maps needs --snr")
         h1, h2 = half_maps(clean, args.snr, seed=args.seed)
         write_map(h1, out.with_name(out.stem + "_half1.mrc"))
         write_map(h2, out.with_name(out.stem + "_half2.mrc"))
