@@ -97,6 +97,30 @@ class Map:
                 and np.allclose(self.origin, other.origin, atol=0.01 * self.voxel_size.min()))
 
 
+def require_density(m: Map) -> None:
+    """MapError naming the file for a map with one value everywhere: nothing to compare or fit."""
+    lo, hi = float(m.data.min()), float(m.data.max())
+    if hi - lo <= 1e-7 * max(1.0, abs(hi), abs(lo)):
+        raise MapError(m.path, f"holds one value everywhere ({lo:.4g}): no density to compare or fit")
+
+
+def check_resolution(m: Map, resolution: float | None) -> float:
+    """MapError naming the file unless ``resolution`` (Å) is finite, > 0, no finer than the map's
+    Nyquist limit (2 voxels) and no coarser than half its smallest box edge; returns it."""
+    if resolution is None or not np.isfinite(resolution) or resolution <= 0:
+        raise MapError(m.path, f"a positive resolution in Å is needed with a map (got {resolution})")
+    nyquist = 2 * float(m.voxel_size.max())
+    if resolution < nyquist - 1e-6:
+        raise MapError(m.path, f"resolution {resolution} Å is finer than the map's Nyquist limit "
+                               f"{nyquist:.2f} Å (2 voxels of {m.voxel_size.max():.3f} Å): check the "
+                               "resolution or the voxel size")
+    half_box = 0.5 * float(m.box_size.min())
+    if resolution > half_box:
+        raise MapError(m.path, f"resolution {resolution} Å is coarser than half the box ({half_box:.1f} Å): "
+                               "the map holds no detail at that scale to compare")
+    return float(resolution)
+
+
 def masked_fill(data: np.ndarray, fraction: float = 0.9) -> float | None:
     """The value a masked map holds outside its mask, or None for an unmasked map: the value of at
     least ``fraction`` of the voxels on the box's six faces, where those faces hold one value."""

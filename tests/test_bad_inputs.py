@@ -171,3 +171,31 @@ def test_bad_options_and_outputs_are_refused_before_any_work(files, capsys, labe
     err = capsys.readouterr().err.strip()
     assert name in err and problem in err and "\n" not in err, err
     assert {p.name: p.stat().st_mtime_ns for p in d.iterdir()} == before
+
+
+@pytest.fixture(scope="module")
+def constant_map(files):
+    path = files["dir"] / "constant.mrc"
+    io.write_map(Map(np.zeros((40, 40, 40)), 2.0, origin=(-10, 0, -10)), path)
+    return path
+
+
+@pytest.mark.parametrize("argv", [["fsc", "{c}", "{good.mrc}"], ["fsc", "--model", "{good.pdb}", "{c}"],
+                                  ["validate", "{good.pdb}", "--map", "{c}", "--resolution", "6"],
+                                  ["refine", "--model", "{good.pdb}", "--map", "{c}", "--resolution", "6",
+                                   "--out", "{dir}/run_constant"]], ids=["fsc", "fsc-model", "validate", "refine"])
+def test_a_constant_map_gives_no_numbers(files, constant_map, capsys, argv):
+    argv = [a.replace("{c}", str(constant_map)) for a in argv]
+    for key, value in files.items():
+        argv = [a.replace("{" + key + "}", str(value)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "constant.mrc" in err and "one value everywhere" in err
+
+
+@pytest.mark.parametrize("resolution, problem", [("200", "coarser than half the box"), ("1", "Nyquist")])
+def test_validate_refuses_a_resolution_the_map_cannot_hold(files, capsys, resolution, problem):
+    argv = ["validate", str(files["good.pdb"]), "--map", str(files["good.mrc"]), "--resolution", resolution]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "good.mrc" in err and problem in err

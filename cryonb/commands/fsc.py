@@ -9,7 +9,7 @@ import argparse
 
 from ..density import fsc, model_map_fsc
 from ..io import model_xyz, read_map, read_model
-from ..maps import check_overlap
+from ..maps import check_overlap, require_density
 from ..runs import write_json
 
 
@@ -24,12 +24,16 @@ def main(args: argparse.Namespace) -> int:
         if len(args.maps) != 1:
             raise SystemExit("with --model give exactly one map")
         st, m = read_model(args.model), read_map(args.maps[0])
+        require_density(m)
         check_overlap(model_xyz(st), m, args.model)
         curve = model_map_fsc(st, m)
     else:
         if len(args.maps) != 2:
             raise SystemExit("give two maps, or one map with --model")
-        curve = fsc(read_map(args.maps[0]), read_map(args.maps[1]))
+        a, b = read_map(args.maps[0]), read_map(args.maps[1])
+        require_density(a)
+        require_density(b)
+        curve = fsc(a, b)
     res = {"fsc0143_resolution": curve.resolution(0.143), "fsc05_resolution": curve.resolution(0.5)}
     print(f"{'1/Å':>8} {'Å':>8} {'FSC':>7}")
     for f, c in zip(curve.frequency[1:], curve.fsc[1:]):

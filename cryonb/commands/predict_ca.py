@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import CryonbError
 from ..io import MODEL_SUFFIXES
+from ..maps import require_density
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -60,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
     if args.resolution < nyquist * 0.99:
         raise CryonbError(args.map, f"--resolution {args.resolution} Å is finer than the map's Nyquist "
                                     f"limit ({nyquist:.2f} Å for {m.voxel_size.max():.3f} Å voxels)")
+    require_density(m)
     t0 = time.perf_counter()
     prob = predict_probability(net, m, info["voxel_size"], args.window, args.overlap, args.batch)
     peaks = pick_atoms(prob, args.length)

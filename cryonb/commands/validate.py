@@ -14,7 +14,7 @@ import argparse
 from ..errors import CryonbError
 from ..geometry.library import RestraintLibrary
 from ..io import model_xyz, read_map, read_model
-from ..maps import check_overlap
+from ..maps import check_overlap, check_resolution, require_density
 from ..runs import write_json
 
 # (key, label, format, MolProbity's goal)
@@ -56,6 +56,8 @@ def main(args: argparse.Namespace) -> int:
         if args.resolution is None or args.resolution <= 0:
             raise CryonbError(args.map, "give --resolution (Å, > 0) with --map")
         m = read_map(args.map)
+        check_resolution(m, args.resolution)
+        require_density(m)
         check_overlap(model_xyz(st), m, args.model)
     report = validate_model(st, m, args.resolution, RestraintLibrary(args.monomer_library))
     print(format_table(report))

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..errors import CryonbError, MapError
+from ..errors import CryonbError
 from ..geometry.library import RestraintLibrary
 from ..geometry.loss import GeometryWeights
 from ..geometry.linking import CIS_GENERAL
 from ..geometry.topology import build_topology
 from ..io import model_xyz
-from ..maps import Map, check_overlap
+from ..maps import Map, check_overlap, check_resolution, require_density
 from .gmm import ModelGMM, b_factors, occupancies
 from .coverage import hold_without_map
 from .map_score import MapScore
@@ -137,13 +137,8 @@ def check_inputs(st: gemmi.Structure, m: Map | None, resolution: float | None, n
     """Fail fast on a map that cannot support the refinement."""
     if m is None:
         return
-    if resolution is None or not np.isfinite(resolution) or resolution <= 0:
-        raise MapError(m.path, f"a positive resolution in Å is needed with a map (got {resolution})")
-    nyquist = 2 * float(m.voxel_size.max())
-    if resolution < nyquist - 1e-6:
-        raise MapError(m.path, f"resolution {resolution} Å is finer than the map's Nyquist limit "
-                               f"{nyquist:.2f} Å (2 voxels of {m.voxel_size.max():.3f} Å): check the "
-                               "resolution or the voxel size")
+    check_resolution(m, resolution)
+    require_density(m)
     check_overlap(model_xyz(st), m, name)
 
 

@@ -20,7 +20,7 @@ from mrcfile.utils import spacegroup_is_volume_stack
 from ..atomic import protect_input
 from ..errors import CryonbError, InputFileError, MapError, require_file
 from ..io import _map_from_header, read_map
-from ..maps import Map, require_same_grid
+from ..maps import Map, require_density, require_same_grid
 
 MAP_SUFFIXES = (".mrc", ".map")
 PICKLE_SUFFIXES = (".pkl", ".pickle")
@@ -195,9 +195,10 @@ def _natural_key(path: str) -> tuple:
 
 def _read_map_file(p: str) -> list[tuple[Map, str]]:
     """(map, name) pairs of one file: one for a map, one per volume for a volume stack."""
-    if not _is_volume_stack(p):
-        return [(read_map(p), p)]
-    return [(m, m.path) for m in _read_volume_stack(p)]
+    got = [(read_map(p), p)] if not _is_volume_stack(p) else [(m, m.path) for m in _read_volume_stack(p)]
+    for m, _ in got:
+        require_density(m)
+    return got
 
 
 def _is_volume_stack(p: str) -> bool:
