@@ -199,3 +199,42 @@ def test_validate_refuses_a_resolution_the_map_cannot_hold(files, capsys, resolu
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "good.mrc" in err and problem in err
+
+
+def test_a_run_folder_in_use_is_refused(files, tmp_path, capsys):
+    """A second `refine --out DIR` while another process holds DIR fails before writing anything."""
+    import subprocess
+    import sys
+    run = tmp_path / "busy"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+                               "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", str(run)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        argv = ["refine", "--model", str(files["good.pdb"]), "--out", str(run), "--polish-steps", "5"]
+        assert main(argv) == 2
+        assert "another cryonb run is writing into this folder" in capsys.readouterr().err
+        assert list(run.iterdir()) == []
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("command, setup, problem", [
+    ("refine", None, "no such run folder"),
+    ("refine", {"maps": ["a.mrc"], "model": "m.pdb"}, "is a cryonb series run folder"),
+    ("series", {"model": "m.pdb", "map": "a.mrc"}, "is a cryonb refine run folder"),
+    ("refine", "{not json", "cannot be read"),
+    ("series", "[1, 2]", "not a cryonb arguments file"),
+])
+def test_resume_names_what_the_folder_is(tmp_path, capsys, command, setup, problem):
+    import json
+    run = tmp_path / "run"
+    if setup is not None:
+        (run / "checkpoints").mkdir(parents=True)
+        (run / "checkpoints" / "0_polish.npz").write_bytes(b"x")
+        (run / "arguments.json").write_text(setup if isinstance(setup, str) else json.dumps(setup))
+    assert main([command, "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert str(run) in err and problem in err, err

@@ -52,3 +52,48 @@ def check_positive(**values) -> None:
     for name, v in values.items():
         if v is not None and not (math.isfinite(v) and v > 0):
             raise CryonbError(None, f"--{name.replace('_', '-')} must be a finite number > 0 (got {v})")
+
+
+def saved_arguments(out: Path, command: str) -> dict:
+    """The arguments.json of run folder ``out`` being resumed by ``command`` ("refine" or "series");
+    CryonbError naming the folder when it does not exist, is another command's run or the file is
+    damaged. {} when the folder has no arguments.json."""
+    import json
+    if not out.exists():
+        raise CryonbError(out, "no such run folder to resume")
+    if not out.is_dir():
+        raise CryonbError(out, "is a file, not a run folder")
+    saved = out / "arguments.json"
+    if not saved.is_file():
+        return {}
+    try:
+        values = json.loads(saved.read_text())
+    except (OSError, ValueError) as exc:
+        raise CryonbError(saved, f"cannot be read ({exc}): edited or damaged; start a new run") from None
+    if not isinstance(values, dict):
+        raise CryonbError(saved, "is not a cryonb arguments file (expected a JSON object)")
+    kind = "series" if "maps" in values else "refine"
+    if kind != command:
+        raise CryonbError(out, f"is a cryonb {kind} run folder: continue it with `cryonb {kind} --resume {out}`")
+    return values
+
+
+_LOCKS: dict = {}
+
+
+def lock_run_folder(out: Path) -> None:
+    """Create run folder ``out`` and hold an exclusive lock on it until this process ends;
+    CryonbError when another run holds it (two runs would write into each other's files)."""
+    import fcntl
+    out.mkdir(parents=True, exist_ok=True)
+    key = str(out.resolve())
+    if key in _LOCKS:
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise CryonbError(out, "another cryonb run is writing into this folder; wait for it to end "
+                               "or choose another folder") from None
+    _LOCKS[key] = fd

@@ -20,14 +20,13 @@ Examples: cryonb refine --model start.cif --map emd.mrc --resolution 3.2 --out r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from ..errors import CryonbError
-from . import fmt_value, run_folder
+from . import fmt_value, lock_run_folder, run_folder, saved_arguments
 
 TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
               "angle_rmsz", "cbeta_deviations", "n_twisted", "n_cis_general", "ligand_bond_rmsz",
@@ -82,6 +81,7 @@ def main(args: argparse.Namespace) -> int:
     m = read_map(args.map) if args.map else None
     check_inputs(st, m, args.resolution, args.model)
     config = _config(args)
+    lock_run_folder(out)
     if not resume:
         write_json({k: _absolute(k, getattr(args, k)) for k in SAVED}, out / "arguments.json")
     try:
@@ -102,14 +102,10 @@ def main(args: argparse.Namespace) -> int:
 
 def _fill_options(args: argparse.Namespace, out: Path, resume: bool) -> None:
     """Options not given: from the run's arguments.json when resuming, else the defaults."""
-    saved = out / "arguments.json"
+    values = saved_arguments(out, "refine") if resume else {}
     if resume and not any((out / "checkpoints").glob("*.npz")):
         raise CryonbError(out, "nothing to resume: no checkpoints in this folder")
-    if resume and saved.is_file():
-        try:
-            values = json.loads(saved.read_text())
-        except (OSError, ValueError) as exc:
-            raise CryonbError(saved, f"cannot be read ({exc})") from None
+    if values:
         for key in SAVED:
             if getattr(args, key, None) is None and key in values:
                 setattr(args, key, values[key])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import CryonbError
 from ..series import defaults
-from . import run_folder
+from . import lock_run_folder, run_folder, saved_arguments
 
 SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "fit_iterations",
          "smooth_iterations", "seed", "threads", "refine_start"]
@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
              "fit_iterations": args.fit_iterations, "smooth_iterations": args.smooth_iterations}
     config = SeriesConfig(seed=args.seed or 0, threads=args.threads, refine_start=args.refine_start is not False,
                           **{k: v for k, v in given.items() if v is not None})
-    out.mkdir(parents=True, exist_ok=True)
+    lock_run_folder(out)
     if not resume:
         write_json({k: _absolute(getattr(args, k)) if k in PATHS else getattr(args, k) for k in SAVED},
                    out / "arguments.json")
@@ -103,12 +103,10 @@ def _absolute(value):
 
 def _fill(args, out: Path, resume: bool) -> None:
     """Options not given on a resume come from the run's arguments.json."""
-    import json
-    saved = out / "arguments.json"
-    if resume and not saved.is_file():
+    values = saved_arguments(out, "series") if resume else {}
+    if resume and not values:
         raise CryonbError(out, "nothing to resume: no arguments.json in this folder")
     if resume:
-        values = json.loads(saved.read_text())
         for key in SAVED:
             if getattr(args, key, None) in (None, False) and values.get(key) is not None:
                 setattr(args, key, values[key])
