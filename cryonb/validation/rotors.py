@@ -14,7 +14,9 @@ The score is reduce's dot score (probe's dots and weights, probe radius 0.25 Å)
 parent atom and its hydrogens: each dot belongs to the atom whose surface its probe sphere
 reaches deepest; dots inside atoms within 3 bonds are dropped; contacts score exp(-(gap/0.25)^2)
 (only near the line of centres), H-bonds +4 x half the overlap, bumps -10 x half the overlap, an
-H-bond deeper than 0.6 Å (0.8 charged) bumps by the excess. Groups are optimised one at a time
+H-bond deeper than 0.6 Å (0.8 charged) bumps by the excess. As in reduce, an orientation with a
+bad bump (0.4 Å or more into an atom it cannot H-bond, such as another hydroxyl's H) is taken only
+when every orientation has one. Groups are optimised one at a time
 (two sweeps so that neighbouring groups see each other's choice) rather than as reduce's cliques.
 """
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .geometry import (
 GAP_SCALE = 0.25                     # Å, contact dot score exp(-(gap / 0.25)^2)
 HB_WEIGHT, BUMP_WEIGHT = 4.0, 10.0   # probe's and reduce's H-bond and bump weights
 EXCLUDED_BONDS = 3                   # reduce ignores atoms within 3 bonds
+BAD_BUMP = 0.4                       # Å: reduce's bad-bump gap cut; such orientations lose
 _REACH = 5.6     # Å around the parent: every atom a turning H can touch, with other rotors' H moved
 
 
@@ -140,9 +143,18 @@ def _best_angle(scene: _Scene, g: RotorGroup) -> float:
     else:
         coarse = _donor_orientations(ctx)
         half = 10
-    best = coarse[int(np.argmax(ctx.score(_place(scene, g, coarse))))]
+    best = coarse[_pick(*ctx.evaluate(_place(scene, g, coarse)))]
     fine = best + np.array([0] + [d for k in range(1, half + 1) for d in (k, -k)], dtype=float)
-    return float(fine[int(np.argmax(ctx.score(_place(scene, g, fine))))])
+    return float(fine[_pick(*ctx.evaluate(_place(scene, g, fine)))])
+
+
+def _pick(score: np.ndarray, bad: np.ndarray) -> int:
+    """reduce's choice: the best score among orientations without a bad bump (a non-H-bond overlap
+    of :data:`BAD_BUMP` Å or more, such as two hydroxyl H atoms turned onto each other), or the
+    best of all when every orientation has one."""
+    if bad.all():
+        return int(np.argmax(score))
+    return int(np.argmax(np.where(bad, -np.inf, score)))
 
 
 def _donor_orientations(ctx: _Context) -> np.ndarray:
@@ -194,25 +206,31 @@ class _Context:
 
     def score(self, pos: np.ndarray, probe_radius: float = PROBE_RADIUS, only_bumps: bool = False) -> np.ndarray:
         """reduce's score (trials,) of the parent and its hydrogens at positions pos (trials, nH, 3)."""
-        total = np.zeros(len(pos))
+        return self.evaluate(pos, probe_radius, only_bumps)[0]
+
+    def evaluate(self, pos: np.ndarray, probe_radius: float = PROBE_RADIUS, only_bumps: bool = False):
+        """(score (trials,), bad bump (trials,) bool) of the group's hydrogens at pos (trials, nH, 3)."""
+        total, bad = np.zeros(len(pos)), np.zeros(len(pos), bool)
         for k, part in enumerate(self.atoms):
-            per_dot, _ = _dot_scores(self.scene, part, pos[:, k], np.delete(pos, k, axis=1), self.r_h,
-                                     probe_radius, only_bumps)
+            per_dot, _, worst = _dot_scores(self.scene, part, pos[:, k], np.delete(pos, k, axis=1), self.r_h,
+                                            probe_radius, only_bumps)
             total += per_dot.sum(axis=1)
+            bad |= worst >= BAD_BUMP
         key = (probe_radius, only_bumps)
         if key not in self._parent_dots:
             centre = self.scene.xyz[self.group.parent][None]
-            per_dot, q = _dot_scores(self.scene, self.parent, centre, np.zeros((1, 0, 3)), self.r_h,
-                                     probe_radius, only_bumps)
+            per_dot, q, _ = _dot_scores(self.scene, self.parent, centre, np.zeros((1, 0, 3)), self.r_h,
+                                        probe_radius, only_bumps)
             self._parent_dots[key] = (per_dot[0], q[0])
         per_dot, q = self._parent_dots[key]
         hidden = (np.linalg.norm(q[None, :, None, :] - pos[:, None], axis=3) < self.r_h).any(axis=2)
-        return total + (per_dot[None] * ~hidden).sum(axis=1)
+        return total + (per_dot[None] * ~hidden).sum(axis=1), bad
 
 
 def _dot_scores(scene: _Scene, part, centre: np.ndarray, own_h: np.ndarray, own_r: float,
                 probe_radius: float, only_bumps: bool):
-    """reduce's per-dot scores (trials, dots) of one atom at centre (trials, 3), and the dots.
+    """reduce's per-dot scores (trials, dots) of one atom at centre (trials, 3), the dots, and the
+    deepest overlap per trial with an atom it cannot H-bond (Å).
 
     part: (atom, non-bonded partners, bonded atoms, H-bond flag and cutoff per partner); own_h
     (trials, m, 3): the group's other hydrogens (radius own_r), bonded to it, which hide dots.
@@ -226,8 +244,9 @@ def _dot_scores(scene: _Scene, part, centre: np.ndarray, own_h: np.ndarray, own_
     reach = np.linalg.norm(centre[:, None, :] - x[partners][None], axis=2) - r - at.radius[partners] < probe_radius
     use = reach.any(axis=0)
     partners, hb, cut, reach = partners[use], hb[use], cut[use], reach[:, use]
+    worst = np.zeros(len(centre))
     if len(partners) == 0:
-        return score, q
+        return score, q, worst
     rb, xb = at.radius[partners], x[partners]
     tip = (centre[:, None, :] + dots[None] * ((r + probe_radius) / r)).reshape(-1, 3)
     d2 = (tip ** 2).sum(1)[:, None] + (xb ** 2).sum(1)[None] - 2.0 * tip @ xb.T     # (T*D, K)
@@ -250,6 +269,8 @@ def _dot_scores(scene: _Scene, part, centre: np.ndarray, own_h: np.ndarray, own_
     value[bump] = BUMP_WEIGHT * 0.5 * g[bump]
     close = is_hb & (g < -c)
     value[close] = BUMP_WEIGHT * 0.5 * (g + c)[close]
+    depth = np.where(bump, -g, 0.0)
+    np.maximum.at(worst, t, depth)
     good = is_hb & (g <= 0) & (g >= -c)
     value[good] = (-BUMP_WEIGHT if only_bumps else HB_WEIGHT) * 0.5 * -g[good]
     if not only_bumps:
@@ -260,7 +281,7 @@ def _dot_scores(scene: _Scene, part, centre: np.ndarray, own_h: np.ndarray, own_
         contact &= np.linalg.norm(qs - bull, axis=1) <= edge
         value[contact] = np.exp(-(g[contact] / GAP_SCALE) ** 2)
     score[t, d] = value
-    return score / DOT_DENSITY, q
+    return score / DOT_DENSITY, q, worst
 
 
 @functools.lru_cache(maxsize=32)
