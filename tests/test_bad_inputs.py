@@ -238,3 +238,13 @@ def test_resume_names_what_the_folder_is(tmp_path, capsys, command, setup, probl
     assert main([command, "--resume", str(run)]) == 2
     err = capsys.readouterr().err
     assert str(run) in err and problem in err, err
+
+
+@pytest.mark.parametrize("resolution, voxel, problem", [("500", "1", "coarser than half the box"),
+                                                        ("1.5", "1", "Nyquist")])
+def test_simulate_refuses_a_resolution_the_box_cannot_hold(files, capsys, resolution, voxel, problem):
+    out = files["dir"] / "flat.mrc"
+    argv = ["simulate", str(files["good.pdb"]), "--resolution", resolution, "--voxel-size", voxel, "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--resolution" in err and problem in err and not out.exists()

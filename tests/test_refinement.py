@@ -355,3 +355,17 @@ def test_refine_command_writes_a_run_folder_and_resumes(fragment, tmp_path, caps
     assert cli.main(argv) == 2 and "finished run" in capsys.readouterr().err          # no overwrite
     assert cli.main([*argv, "--out", str(tmp_path / "in")]) == 2                     # holds the inputs
     assert "holds the input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"not a numpy file", b"PK\x03\x04 truncated zip"])
+def test_a_damaged_checkpoint_is_named_not_a_traceback(tmp_path, content):
+    from cryonb.refinement.pipeline import Checkpoints
+    ckpt = Checkpoints(tmp_path / "checkpoints", "abc")
+    ckpt.path(0, "polish").write_bytes(content)
+    with pytest.raises(CryonbError, match=r"0_polish.npz.*checkpoint is damaged"):
+        ckpt.load(0, "polish")
+    bad = tmp_path / "checkpoints" / "1_polish.npz"
+    np.savez(bad, xyz=np.full((3, 2), np.nan), key="abc", meta=json.dumps(
+        {"history": {}, "weight": 0.0, "seconds": 0.0, "notes": []}))
+    with pytest.raises(CryonbError, match="no valid coordinates"):
+        ckpt.load(1, "polish")

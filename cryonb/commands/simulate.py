@@ -42,7 +42,15 @@ def main(args: argparse.Namespace) -> int:
         check_overlap(model_xyz(st), like, args.model)
     cfg = SimulationConfig(resolution=args.resolution, voxel_size=args.voxel_size,
                            method=args.method, padding=args.padding)
+    voxel = float(like.voxel_size.max()) if like is not None else args.voxel_size
+    if args.resolution < 2 * voxel - 1e-6:
+        raise CryonbError(None, f"--resolution {args.resolution} Å is finer than the Nyquist limit of "
+                                f"{voxel:g} Å voxels ({2 * voxel:g} Å)")
     clean = simulate_map(st, cfg, like=like)
+    half_box = 0.5 * float(clean.box_size.min())
+    if args.resolution > half_box:
+        raise CryonbError(None, f"--resolution {args.resolution} Å is coarser than half the box "
+                                f"({half_box:.1f} Å): the map would be flat; use more --padding")
     out = Path(args.out)
     if args.half_maps:
         h1, h2 = half_maps(clean, args.snr, seed=args.seed)

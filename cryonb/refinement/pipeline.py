@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -281,14 +282,24 @@ class Checkpoints:
         return self.folder / f"{k}_{name}.npz"
 
     def load(self, k: int, name: str) -> StageResult | None:
-        if self.folder is None or not self.path(k, name).exists():
+        path = self.path(k, name)
+        if self.folder is None or not path.exists():
             return None
-        with np.load(self.path(k, name)) as f:
-            if str(f["key"]) != self.key:
-                raise CryonbError(self.folder, "checkpoints belong to other inputs or settings; "
-                                  "use a fresh output folder or drop --resume")
-            meta = json.loads(str(f["meta"]))
-            return StageResult(name, f["xyz"], meta["history"], meta["weight"], meta["seconds"], meta["notes"])
+        try:
+            with np.load(path) as f:
+                key = str(f["key"])
+                meta = json.loads(str(f["meta"]))
+                step = StageResult(name, f["xyz"], meta["history"], meta["weight"], meta["seconds"], meta["notes"])
+        except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as exc:
+            raise CryonbError(path, f"checkpoint is damaged ({type(exc).__name__}: {exc}); delete it to "
+                                    "redo that step, or start a new run") from None
+        if key != self.key:
+            raise CryonbError(self.folder, "checkpoints belong to other inputs or settings; "
+                              "use a fresh output folder or drop --resume")
+        if step.xyz.ndim != 2 or step.xyz.shape[1] != 3 or not np.all(np.isfinite(step.xyz)):
+            raise CryonbError(path, f"checkpoint holds no valid coordinates (shape {step.xyz.shape}); "
+                                    "delete it to redo that step")
+        return step
 
     def save(self, k: int, step: StageResult) -> None:
         if self.folder is None:

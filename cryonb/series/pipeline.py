@@ -270,8 +270,13 @@ class SeriesCheckpoints:
         path = None if self.folder is None or not self.resume else self.folder / f"{name}.pt"
         if path is None or not path.exists():
             return None
-        data = torch.load(path, weights_only=False)
-        if data["key"] != self.key:
+        try:
+            data = torch.load(path, weights_only=False)
+            key = data["key"]
+        except Exception as exc:   # noqa: BLE001 - torch raises many kinds on a damaged file
+            raise CryonbError(path, f"checkpoint is damaged ({type(exc).__name__}); delete it to redo "
+                                    "that step, or start a new run") from None
+        if key != self.key:
             raise CryonbError(path, "checkpoint of other inputs or settings: choose a new output folder")
         return data
 
