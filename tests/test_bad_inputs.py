@@ -248,3 +248,35 @@ def test_simulate_refuses_a_resolution_the_box_cannot_hold(files, capsys, resolu
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--resolution" in err and problem in err and not out.exists()
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["notebook", "99_nothing"], "unknown notebook"),
+    (["notebook", "00_quickstart", "--run", "../../escape"], "plain folder name"),
+    (["notebook", "00_quickstart", "--run", "/tmp/abs"], "plain folder name"),
+    (["notebook", "00_quickstart", "-p", "model", "no/such/model.pdb"], "file not found"),
+])
+def test_notebook_options_are_checked_before_running(tmp_path, capsys, argv, problem):
+    assert main([*argv, "--runs-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert problem in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_notebook_file_parameters_resolve_from_the_callers_folder(files, tmp_path, monkeypatch, capsys):
+    import papermill.exceptions
+
+    from cryonb.commands import notebook
+    seen = {}
+
+    def fake(name, params, **kw):
+        seen.update(params)
+        raise papermill.exceptions.PapermillExecutionError(3, 4, "x = 1/0", "ZeroDivisionError", "division by zero", [])
+
+    monkeypatch.setattr(notebook, "execute_notebook", fake)
+    monkeypatch.chdir(files["dir"])
+    assert main(["notebook", "00_quickstart", "-p", "model", "good.pdb", "-p", "resolution", "4",
+                 "--runs-root", str(tmp_path)]) == 2
+    assert seen == {"model": str(files["good.pdb"].resolve()), "resolution": 4}
+    err = capsys.readouterr().err.strip()
+    assert "failed in cell 4: ZeroDivisionError: division by zero" in err and "\n" not in err

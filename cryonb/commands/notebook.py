@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+from pathlib import Path
 
-from ..notebooks import execute_notebook, list_notebooks
+from ..errors import CryonbError
+from ..notebooks import RUNS_DIR, execute_notebook, list_notebooks
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -26,12 +28,43 @@ def _literal(text: str):
         return text
 
 
+PATH_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx", ".mrc", ".map", ".ccp4", ".gz", ".bz2",
+                 ".npy", ".pkl", ".txt", ".csv", ".json", ".dcd", ".psf")
+
+
+def _parameter(name: str, text: str):
+    """A -p value: a Python literal, else text; text that names a file is made absolute against the
+    current folder (the notebook runs in the notebooks folder), and must exist."""
+    value = _literal(text)
+    if not isinstance(value, str) or not ("/" in value or value.lower().endswith(PATH_SUFFIXES)):
+        return value
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise CryonbError(value, f"-p {name}: file not found (relative paths are taken from {Path.cwd()})")
+    return str(path.resolve())
+
+
+def _check_run_name(run: str) -> None:
+    if not run or run in (".", "..") or Path(run).name != run or "\\" in run:
+        raise CryonbError(None, f"--run {run!r}: give a plain folder name (no '/', no '..'); "
+                                "--runs-root chooses where runs go")
+
+
 def main(args: argparse.Namespace) -> int:
+    import papermill.exceptions
+
     if args.name.removesuffix(".ipynb") not in list_notebooks():
-        raise SystemExit(f"unknown notebook {args.name}; shipped: {', '.join(list_notebooks())}")
-    params = {k: _literal(v) for k, v in args.parameter}
-    out = execute_notebook(args.name, params, run_name=args.run, runs_root=args.runs_root,
-                           progress=True)
+        raise CryonbError(None, f"unknown notebook {args.name!r}; shipped: {', '.join(list_notebooks())}")
+    _check_run_name(args.run)
+    params = {k: _parameter(k, v) for k, v in args.parameter}
+    try:
+        out = execute_notebook(args.name, params, run_name=args.run, runs_root=args.runs_root,
+                               progress=True)
+    except papermill.exceptions.PapermillExecutionError as exc:
+        executed = Path(args.runs_root or RUNS_DIR) / args.name.removesuffix(".ipynb") / args.run
+        raise CryonbError(None, f"notebook {args.name} failed in cell {exc.exec_count}: {exc.ename}: "
+                                f"{exc.evalue} (the executed notebook in {executed} shows the "
+                                "traceback)") from None
     print(f"executed notebook: {out}")
     print(f"run folder:        {out.parent}")
     for path in sorted(out.parent.rglob("*")):
