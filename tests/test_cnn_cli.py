@@ -92,3 +92,12 @@ def test_ship_weights_installs_a_checked_copy(inputs, monkeypatch):
     with pytest.raises(Exception, match="not a readable torch weights file"):
         ship_weights(inputs / "junk2.pt")
     assert target.read_bytes() == (inputs / "tiny.pt").read_bytes()     # a bad file replaces nothing
+
+
+def test_a_length_the_map_cannot_hold_is_warned():
+    from cryonb.commands.predict_ca import length_warnings
+    assert length_warnings([0.9] * 214, 214) == []
+    few = length_warnings([0.9] * 100, 214)
+    assert len(few) == 1 and "only 100 positions" in few[0]
+    guesses = length_warnings([0.9] * 200 + [0.05] * 14, 214)
+    assert len(guesses) == 1 and "14 of the 214 atoms" in guesses[0]

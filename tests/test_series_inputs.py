@@ -290,7 +290,7 @@ def test_bad_volume_stack_names_it(tmp_path, base_map, quiet):
 def test_inputs_untouched(tmp_path, base_map):
     paths = write_maps(base_map, tmp_path / "maps", ["a.mrc", "b.mrc"])
     paths.append(write_stack(base_map, tmp_path / "stack.mrc", 2))
-    pkl = write_z_pkl(tmp_path / "z.pkl", np.zeros((4, 3), np.float32))
+    pkl = write_z_pkl(tmp_path / "z.pkl", np.arange(12, dtype=np.float32).reshape(4, 3))
     files = paths + [pkl]
     before = {p: (open(p, "rb").read(), os.stat(p).st_mtime_ns) for p in files}
     s = load_series(paths, pkl)
@@ -306,3 +306,13 @@ def test_read_map_refuses_a_volume_stack_by_name(tmp_path, base_map):
     with pytest.raises(MapError, match=r"stack\.mrc.*4-D array of shape \[3, "):
         io.read_map(stack)
     assert open(stack, "rb").read() == before
+
+
+def test_identical_latents_are_refused(tmp_path, base_map):
+    paths = write_maps(base_map, tmp_path / "maps", ["a.mrc", "b.mrc", "c.mrc"])
+    np.save(tmp_path / "z.npy", np.array([[0.1, 0.2], [0.5, 0.5], [0.1, 0.2]]))
+    with pytest.raises(CryonbError, match=re.escape(str(tmp_path / "z.npy"))) as err:
+        load_series(paths, tmp_path / "z.npy")
+    assert "a.mrc" in str(err.value) and "c.mrc" in str(err.value) and "same latent" in str(err.value)
+    with pytest.raises(CryonbError, match="same latent"):
+        load_series(paths, np.array([1.0, 1.0, 2.0]))

@@ -13,6 +13,7 @@ Examples: cryonb predict-ca --map emd.mrc --resolution 3.4 --length 214 --out ca
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -70,7 +71,25 @@ def main(args: argparse.Namespace) -> int:
         write_map(prob, args.probability_map)
     print(f"wrote {args.out}: {len(peaks.xyz)} C-alpha atoms for length {args.length} "
           f"(probability {_range(peaks.value)}), {time.perf_counter() - t0:.1f} s")
+    for warning in length_warnings(peaks.value, args.length):
+        print(f"WARNING: {warning}", file=sys.stderr)
     return 0
+
+
+LOW_PROBABILITY = 0.1   # a C-alpha placed below this is a guess, not a prediction
+
+
+def length_warnings(values: np.ndarray, length: int) -> list[str]:
+    """What a user must know when the map does not hold ``length`` C-alpha atoms."""
+    out = []
+    if len(values) < length:
+        out.append(f"the map box holds only {len(values)} positions 3.3 Å apart, fewer than --length {length}")
+    low = int((np.asarray(values) < LOW_PROBABILITY).sum())
+    if low:
+        out.append(f"{low} of the {len(values)} atoms were placed at probability below {LOW_PROBABILITY} (guesses, "
+                   f"not predictions): the map may hold fewer residues than --length {length}, or is not "
+                   "the region of this sequence")
+    return out
 
 
 def _check_options(args: argparse.Namespace) -> None:

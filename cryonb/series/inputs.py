@@ -245,6 +245,7 @@ def load_series(maps, latent=None) -> SeriesInputs:
     if z is None:
         z = order_latents(len(series))
     _check_counts(latent, source, len(z), len(series))
+    _check_distinct(latent if source != "array" else "latent array", z, names)
     return SeriesInputs(maps=series, latents=z, names=names, latent_source=source)
 
 
@@ -256,6 +257,17 @@ def _load_latents(latent) -> tuple[np.ndarray | None, str]:
         cryodrgn = Path(latent).suffix.lower() in PICKLE_SUFFIXES
         return read_latents(latent), "cryodrgn" if cryodrgn else "file"
     return _latent_matrix("latent array", np.asarray(latent), allow_1d=True), "array"
+
+
+def _check_distinct(where, z: np.ndarray, names: list[str]) -> None:
+    """Raise naming the latent source when two maps share a latent: the decoders, fed the same
+    input, would give them one model, labelled as the first map."""
+    _, first, counts = np.unique(np.asarray(z), axis=0, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        k = int(first[np.argmax(counts > 1)])
+        same = [names[i] for i in range(len(z)) if np.array_equal(z[i], z[k])]
+        raise CryonbError(where, f"maps {', '.join(same)} have the same latent {np.asarray(z)[k].tolist()}: "
+                                 "each map needs its own latent coordinate")
 
 
 def _check_counts(latent, source: str, n_latents: int, n_maps: int) -> None:
