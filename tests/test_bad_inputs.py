@@ -280,3 +280,24 @@ def test_notebook_file_parameters_resolve_from_the_callers_folder(files, tmp_pat
     assert seen == {"model": str(files["good.pdb"].resolve()), "resolution": 4}
     err = capsys.readouterr().err.strip()
     assert "failed in cell 4: ZeroDivisionError: division by zero" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("argv, name, problem", [
+    (["fsc", "{good.mrc}", "{good.mrc}", "--json", "{dir}/sub.mrc"], "sub.mrc", ".json"),
+    (["fsc", "{good.mrc}", "{good.mrc}", "--json", "{good.pdb}/fsc.json"], "good.pdb", "is a file"),
+    (["validate", "{good.pdb}", "--json", "{dir}/jsondir.json"], "jsondir.json", "is a folder"),
+    (["refine", "--model", "{good.pdb}", "--out", "{good.pdb}/run"], "good.pdb", "is a file"),
+    (["series", "--maps", "{good.mrc}", "{good.mrc}", "--model", "{good.pdb}", "--resolution", "6",
+      "--out", "{good.pdb}/run"], "good.pdb", "is a file"),
+])
+def test_outputs_that_cannot_be_written_are_refused_first(files, capsys, argv, name, problem):
+    d = files["dir"]
+    (d / "sub.mrc").mkdir(exist_ok=True)
+    (d / "jsondir.json").mkdir(exist_ok=True)
+    before = {p.name: p.stat().st_mtime_ns for p in d.iterdir()}
+    for key, value in files.items():
+        argv = [a.replace("{" + key + "}", str(value)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert name in err and problem in err and "\n" not in err, err
+    assert {p.name: p.stat().st_mtime_ns for p in d.iterdir()} == before

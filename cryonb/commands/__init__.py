@@ -37,7 +37,8 @@ def check_output(path: str | None, kind: str) -> None:
     suffix = p.suffix.lower()
     wanted = {"model": tuple(MODEL_SUFFIXES), "map": MAP_OUT_SUFFIXES, "json": (".json",)}[kind]
     if suffix not in wanted:
-        raise CryonbError(path, f"a {kind} output needs one of the suffixes {', '.join(wanted)}")
+        raise CryonbError(path, f"unknown {kind} format {suffix or '(no suffix)'!r}: a {kind} output needs one "
+                                f"of the suffixes {', '.join(wanted)}")
     if p.is_dir():
         raise CryonbError(path, f"is a folder; give a {kind} file name")
     parent = next((a for a in [p.parent, *p.parent.parents] if a.exists()), Path("."))
@@ -45,6 +46,15 @@ def check_output(path: str | None, kind: str) -> None:
         raise CryonbError(path, f"cannot be written: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise CryonbError(path, f"cannot be written: folder {parent} is not writable")
+
+
+def check_folder_writable(folder: Path) -> None:
+    """CryonbError naming ``folder`` when it cannot be created or written into."""
+    existing = next((a for a in [folder, *folder.parents] if a.exists()), Path("."))
+    if not existing.is_dir():
+        raise CryonbError(folder, f"cannot be created: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CryonbError(folder, f"cannot be written: folder {existing} is not writable")
 
 
 def check_positive(**values) -> None:

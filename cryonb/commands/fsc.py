@@ -11,6 +11,7 @@ from ..density import fsc, model_map_fsc
 from ..io import model_xyz, read_map, read_model
 from ..maps import check_overlap, require_density
 from ..runs import write_json
+from . import check_output
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -20,6 +21,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_output(args.json, "json")
     if args.model:
         if len(args.maps) != 1:
             raise SystemExit("with --model give exactly one map")

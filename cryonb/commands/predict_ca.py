@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CryonbError
-from ..io import MODEL_SUFFIXES
 from ..maps import require_density
+from . import check_output
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -102,8 +102,8 @@ def _check_options(args: argparse.Namespace) -> None:
             raise CryonbError(None, f"--{name.replace('_', '-')} must be >= 1")
     if not 0 <= args.overlap < args.window:
         raise CryonbError(None, f"--overlap must be >= 0 and smaller than --window ({args.window})")
-    if Path(args.out).suffix.lower() not in MODEL_SUFFIXES:
-        raise CryonbError(args.out, f"unknown model format; use one of {', '.join(MODEL_SUFFIXES)}")
+    check_output(args.out, "model")
+    check_output(args.probability_map, "map")
     outputs = [args.out] + ([args.probability_map] if args.probability_map else [])
     for out in outputs:
         if Path(out).resolve() == Path(args.map).resolve():

@@ -26,7 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import CryonbError
-from . import fmt_value, lock_run_folder, run_folder, saved_arguments
+from . import (
+    check_folder_writable,
+    fmt_value,
+    lock_run_folder,
+    run_folder,
+    saved_arguments,
+)
 
 TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
               "angle_rmsz", "cbeta_deviations", "n_twisted", "n_cis_general", "ligand_bond_rmsz",
@@ -139,6 +145,7 @@ def _check_folder(args: argparse.Namespace, out: Path, resume: bool) -> None:
     """Refuse a file, a folder that holds the inputs, or another run's outputs (unless resuming)."""
     if out.exists() and not out.is_dir():
         raise CryonbError(out, "the run folder is a file; choose a folder")
+    check_folder_writable(out)
     folder = out.resolve()
     for path in (args.model, args.map):
         if path and Path(path).resolve().is_relative_to(folder):

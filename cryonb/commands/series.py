@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import CryonbError
 from ..series import defaults
-from . import lock_run_folder, run_folder, saved_arguments
+from . import check_folder_writable, lock_run_folder, run_folder, saved_arguments
 
 SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "fit_iterations",
          "smooth_iterations", "seed", "threads", "refine_start"]
@@ -58,6 +58,7 @@ def main(args: argparse.Namespace) -> int:
     from ..series.pipeline import SeriesConfig, refine_series
 
     out, resume = run_folder(args)
+    check_folder_writable(out)
     _fill(args, out, resume)
     if not args.maps or not args.model or not args.resolution or args.resolution <= 0:
         raise CryonbError(None, "give --maps, --model and --resolution (Å, > 0)")

@@ -16,6 +16,7 @@ from ..geometry.library import RestraintLibrary
 from ..io import model_xyz, read_map, read_model
 from ..maps import check_overlap, check_resolution, require_density
 from ..runs import write_json
+from . import check_output
 
 # (key, label, format, MolProbity's goal)
 ROWS = [("rama_favored_pct", "Ramachandran favoured", "{:.2f} %", "> 98 %"),
@@ -48,6 +49,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_output(args.json, "json")
     from ..validation.report import validate_model
 
     st = read_model(args.model)
