@@ -162,8 +162,15 @@ OPTION_CASES = [
 
 @pytest.mark.parametrize("label,argv,name,problem", OPTION_CASES, ids=[c[0] for c in OPTION_CASES])
 def test_bad_options_and_outputs_are_refused_before_any_work(files, capsys, label, argv, name, problem):
+    refused_in_one_line(files, capsys, argv, name, problem)
+
+
+def refused_in_one_line(files, capsys, argv, name, problem):
+    """Run ``argv`` ({file} placeholders filled): exit 2, one line naming ``name`` and ``problem``,
+    nothing in the files folder written or touched."""
     d = files["dir"]
     (d / "sub.mrc").mkdir(exist_ok=True)
+    (d / "jsondir.json").mkdir(exist_ok=True)
     before = {p.name: p.stat().st_mtime_ns for p in d.iterdir()}
     for key, value in files.items():
         argv = [a.replace("{" + key + "}", str(value)) for a in argv]
@@ -291,13 +298,4 @@ def test_notebook_file_parameters_resolve_from_the_callers_folder(files, tmp_pat
       "--out", "{good.pdb}/run"], "good.pdb", "is a file"),
 ])
 def test_outputs_that_cannot_be_written_are_refused_first(files, capsys, argv, name, problem):
-    d = files["dir"]
-    (d / "sub.mrc").mkdir(exist_ok=True)
-    (d / "jsondir.json").mkdir(exist_ok=True)
-    before = {p.name: p.stat().st_mtime_ns for p in d.iterdir()}
-    for key, value in files.items():
-        argv = [a.replace("{" + key + "}", str(value)) for a in argv]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert name in err and problem in err and "\n" not in err, err
-    assert {p.name: p.stat().st_mtime_ns for p in d.iterdir()} == before
+    refused_in_one_line(files, capsys, argv, name, problem)
