@@ -412,3 +412,22 @@ def test_a_file_with_several_models_says_which_one_is_used(adk_closed):
     topo = build_topology(structure_from_frames(adk_closed, frames), warn=False)
     assert any("holds 2 models; model 1 only is used" in n for n in topo.notes)
     assert not any("models" in n for n in build_topology(adk_closed, warn=False).notes)
+
+
+def test_a_patch_move_that_fits_the_map_worse_is_undone(adk_closed):
+    from cryonb.density import SimulationConfig, simulate_map
+    from cryonb.refinement import RefineConfig
+    from cryonb.refinement.pipeline import _context, _topology_of, keep_if_map_agrees
+    from cryonb.refinement.stages import StageResult
+    m = simulate_map(adk_closed, SimulationConfig(resolution=5.0, voxel_size=1.5))
+    lib = RestraintLibrary()
+    topo = _topology_of(adk_closed, lib)
+    true = topo.xyz(adk_closed)
+    ctx = _context(adk_closed, topo, lib, true, m, 5.0, RefineConfig(n_orientations=8), torch.device("cpu"))
+    off = true + np.array([2.0, -1.0, 0.5])
+    closer = keep_if_map_agrees(StageResult("patches_coarse", true.copy(), {}, 0.0, 1.0), ctx, off)
+    assert np.array_equal(closer.xyz, true) and not closer.notes
+    away = keep_if_map_agrees(StageResult("patches", off.copy(), {}, 0.0, 1.0), ctx, true)
+    assert np.array_equal(away.xyz, true) and "undone" in away.notes[0]
+    other = keep_if_map_agrees(StageResult("residues", off.copy(), {}, 0.0, 1.0), ctx, true)
+    assert np.array_equal(other.xyz, off)                     # only the map-only patch steps are judged

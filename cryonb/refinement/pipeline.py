@@ -209,6 +209,28 @@ def _skip_in_place(name: str, config: RefineConfig, steps: list, x0: np.ndarray)
             "is in place, where map-only patches and rigid residues overfit the map (in_place=False runs them)")
 
 
+MAP_ONLY_STEPS = ("patches_coarse", "patches")
+
+
+def keep_if_map_agrees(step, ctx, x: np.ndarray):
+    """A map-only patch step whose result fits the map worse at the full resolution than its start
+    (all cached orientations) is undone, with a note: it followed low-resolution features the model
+    does not explain (the neighbouring chains' density in a cut-out around one chain of 6GYN pulled
+    8 coarse patches 25 Å away). ``step`` otherwise unchanged."""
+    if step.name not in MAP_ONLY_STEPS or ctx.map_score is None:
+        return step
+    score, every = ctx.map_score, ctx.map_score.all_orientations()
+    with torch.no_grad():
+        before = float(score(torch.as_tensor(x), every, ctx.resolution))
+        after = float(score(torch.as_tensor(step.xyz), every, ctx.resolution))
+    if after <= before:
+        return step
+    shift = float(np.sqrt(((step.xyz - x) ** 2).sum(1).mean()))
+    note = (f"{step.name}: undone: its {shift:.2f} Å RMS move fits the map worse at {ctx.resolution:g} Å "
+            f"(1 - FRC {before:.3f} -> {after:.3f}); it followed density the model does not explain")
+    return replace(step, xyz=np.array(x, copy=True), notes=list(step.notes) + [note])
+
+
 def coarse_shift(steps: list, x0: np.ndarray) -> float | None:
     """RMS shift (Å) of the coarse patches step among ``steps``, None if it did not run."""
     k = next((i for i, s in enumerate(steps) if s.name == "patches_coarse"), None)
@@ -354,7 +376,7 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
                 cover_notes = _hold_uncovered(ctx, steps, x0, x)
             done = ckpt.load(k, step_name) if resume else None
             if done is None:
-                done = run_step(step_name, ctx, x, progress)
+                done = keep_if_map_agrees(run_step(step_name, ctx, x, progress), ctx, x)
                 ckpt.save(k, done)
             steps.append(done)
             x = done.xyz
