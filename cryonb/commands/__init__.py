@@ -27,13 +27,16 @@ def run_folder(args) -> tuple[Path, bool]:
 MAP_OUT_SUFFIXES = (".mrc", ".map", ".ccp4")
 
 
-def check_output(path: str | None, kind: str) -> None:
-    """Refuse, before any work, an output that cannot be written: a ``kind`` ("model", "map" or
-    "json") with the wrong suffix, an existing folder, a parent that is a file or not writable."""
+def check_output(path: str | None, kind: str, inputs: tuple = ()) -> None:
+    """Refuse, before any work, an output that cannot be written: one of the ``inputs``, a ``kind``
+    ("model", "map" or "json") with the wrong suffix, an existing folder, a parent that is a file
+    or not writable."""
     if not path:
         return
     from ..io import MODEL_SUFFIXES
     p = Path(path)
+    if any(i and Path(i).resolve() == p.resolve() for i in inputs):
+        raise CryonbError(path, "the output would overwrite an input file; choose another name")
     suffix = p.suffix.lower()
     wanted = {"model": tuple(MODEL_SUFFIXES), "map": MAP_OUT_SUFFIXES, "json": (".json",)}[kind]
     if suffix not in wanted:

@@ -21,7 +21,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    check_output(args.json, "json")
+    check_output(args.json, "json", inputs=(args.model, *args.maps))
     if args.model:
         if len(args.maps) != 1:
             raise SystemExit("with --model give exactly one map")

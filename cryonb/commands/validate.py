@@ -49,7 +49,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    check_output(args.json, "json")
+    check_output(args.json, "json", inputs=(args.model, args.map))
     from ..validation.report import validate_model
 
     st = read_model(args.model)
