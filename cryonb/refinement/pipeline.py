@@ -38,7 +38,7 @@ from ..geometry.topology import build_topology
 from ..io import model_xyz
 from ..maps import Map, check_overlap, check_resolution, require_density
 from .gmm import ModelGMM, b_factors, occupancies
-from .coverage import hold_without_map
+from .coverage import tether_without_map
 from .map_score import MapScore
 from .projection import MapProjections
 from .stages import StageConfig, StageResult
@@ -240,18 +240,19 @@ def coarse_shift(steps: list, x0: np.ndarray) -> float | None:
     return float(np.sqrt(((steps[k].xyz - start) ** 2).sum(1).mean()))
 
 
-def _hold_uncovered(ctx, steps: list, x0: np.ndarray, x: np.ndarray) -> list[str]:
-    """Hold the residues the map does not cover (:func:`~.coverage.hold_without_map`) from here on,
-    unless the coarse patches found a large motion: a model moving into its map may start partly
-    outside the box (AdK open on the closed map), and must be free to come in."""
+def _tether_uncovered(ctx, steps: list, x0: np.ndarray, x: np.ndarray) -> list[str]:
+    """Tether the residues the map does not cover (:func:`~.coverage.tether_without_map`) from here
+    on, and drop their atoms without map data from the model's density, unless the coarse patches
+    found a large motion: a model moving into its map may start partly outside the box (AdK open
+    on the closed map), and must be free to come in."""
     if ctx.map is None:
         return []
     shift = coarse_shift(steps, x0)
     if shift is not None and shift >= IN_PLACE:
         outside = int(ctx.map.no_data(x).sum())
-        return [f"{outside} atoms outside the map not held: the model is moving (coarse patches "
+        return [f"{outside} atoms outside the map not tethered: the model is moving (coarse patches "
                 f"{shift:.2f} Å RMS)"] if outside else []
-    no_data, notes = hold_without_map(ctx.topo, x, ctx.map, ctx.resolution)
+    no_data, notes = tether_without_map(ctx.topo, x, ctx.map, ctx.resolution)
     if no_data.any():
         ctx.map_score.amplitude[torch.as_tensor(no_data, device=ctx.map_score.amplitude.device)] = 0.0
     return notes
@@ -373,7 +374,7 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
                 skipped.append(why)
                 continue
             if cover_notes is None and step_name != "patches_coarse":
-                cover_notes = _hold_uncovered(ctx, steps, x0, x)
+                cover_notes = _tether_uncovered(ctx, steps, x0, x)
             done = ckpt.load(k, step_name) if resume else None
             if done is None:
                 done = keep_if_map_agrees(run_step(step_name, ctx, x, progress), ctx, x)

@@ -209,9 +209,12 @@ def _rebuild(topo, xyz: np.ndarray, m: Map, config: RebuildConfig, priors):
     out = x.numpy().copy()
     if config.local_steps > 0:
         out = refine_chi_local(topo, out, m, config, priors, tree=tree, sampler=sampler)
-    held = getattr(topo.atoms, "held", None)
-    if held is not None and held.any():   # held residues keep their side chains
-        out[held] = np.asarray(xyz)[held]
+    keep = np.zeros(topo.n_atoms, bool)
+    for mask in (getattr(topo.atoms, "held", None), getattr(topo.atoms, "tethered", None)):
+        if mask is not None:
+            keep |= mask
+    if keep.any():   # held and tethered residues (no restraints, or no map) keep their side chains
+        out[keep] = np.asarray(xyz)[keep]
     return out, chi_input, tree.chi_deg(torch.as_tensor(out)).numpy(), tree
 
 
