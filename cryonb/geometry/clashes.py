@@ -34,6 +34,19 @@ RADII = {"H": 1.22, "Hpol": 1.05, "Har": 1.05, "C": 1.70, "Car": 1.75, "Ccarbony
 DEFAULT_RADIUS = 1.80
 # probe's covalent radii (Å), for bonds inferred from distances as probe does
 COVALENT = {"H": 0.30, "C": 0.77, "N": 0.70, "O": 0.66, "S": 1.04, "P": 1.10, "Se": 1.17}
+# Metal ions and halides as probe sizes them: (contact radius, covalent radius) in Å. Metals
+# contact at their ionic radius (Pauling; Shannon for the rarer ones), and their covalent radius
+# is that + 0.74 (O's contact minus covalent radius), so a metal-O bond at the usual distance is a
+# bond, not a 1.1 Å clash of a 1.8 Å default sphere (Mg-ATP in CFTR 6MSM).
+IONS = {"Li": (0.60, 1.34), "Na": (0.95, 1.69), "Mg": (0.65, 1.39), "Al": (0.50, 1.24), "K": (1.33, 2.07),
+        "Ca": (0.99, 1.73), "Mn": (0.80, 1.54), "Fe": (0.74, 1.48), "Co": (0.70, 1.44), "Ni": (0.66, 1.40),
+        "Cu": (0.72, 1.46), "Zn": (0.71, 1.45), "Rb": (1.48, 2.22), "Sr": (1.10, 1.84), "Mo": (0.93, 1.67),
+        "Ag": (1.26, 2.00), "Cd": (0.91, 1.65), "Cs": (1.69, 2.43), "Ba": (1.29, 2.03), "Pt": (0.63, 1.37),
+        "Au": (1.10, 1.84), "Hg": (1.00, 1.74), "Pb": (0.84, 1.58), "V": (0.79, 1.53), "Cr": (0.73, 1.47),
+        "W": (0.66, 1.40), "Gd": (1.05, 1.79), "Yb": (1.14, 1.88), "Tl": (1.44, 2.18),
+        "F": (1.30, 0.58), "Cl": (1.77, 0.99), "Br": (1.95, 1.14), "I": (2.10, 1.33)}
+RADII.update({e: r for e, (r, _) in IONS.items()})
+COVALENT.update({e: c for e, (_, c) in IONS.items()})
 _AROMATIC_C = {"CR6", "CR16", "CR5", "CR15", "CR56", "CR66", "CR55", "CR1", "CR1H"}
 # acceptors besides O and accepting N: aromatic faces (probe's default), His ring N, Met/Cys S
 _RING_ACCEPTORS = {"PHE": {"CG", "CD1", "CD2", "CE1", "CE2", "CZ"}, "TYR": {"CG", "CD1", "CD2", "CE1", "CE2", "CZ"},
