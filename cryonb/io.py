@@ -85,12 +85,18 @@ def model_format(path: str) -> str:
     return kind
 
 
-def _text(path: str) -> str:
-    """The text of ``path``, decompressed (.gz, .bz2)."""
+def _open_text(path: str):
+    """``path`` opened as text, decompressed (.gz, .bz2); undecodable bytes replaced."""
     import bz2
     import gzip
-    opener = gzip.open if path.lower().endswith(".gz") else bz2.open if path.lower().endswith(".bz2") else open
-    with opener(path, "rt", errors="replace") as fh:
+    lower = path.lower()
+    opener = gzip.open if lower.endswith(".gz") else bz2.open if lower.endswith(".bz2") else open
+    return opener(path, "rt", errors="replace")
+
+
+def _text(path: str) -> str:
+    """The text of ``path``, decompressed (.gz, .bz2)."""
+    with _open_text(path) as fh:
         return fh.read()
 
 
@@ -113,14 +119,9 @@ def _check_pdb_coordinates(path: str) -> bool:
 
     gemmi reads fixed columns leniently; a damaged line would otherwise give a wrong atom silently.
     """
-    import bz2
-    import gzip
-
-    lower = path.lower()
-    opener = gzip.open if lower.endswith(".gz") else bz2.open if lower.endswith(".bz2") else open
     elements = False
     try:
-        with opener(path, "rt", errors="replace") as fh:
+        with _open_text(path) as fh:
             for number, line in enumerate(fh, 1):
                 if not line.startswith(("ATOM  ", "HETATM")):
                     continue

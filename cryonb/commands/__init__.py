@@ -36,7 +36,7 @@ def check_output(path: str | None, kind: str, inputs: tuple = ()) -> None:
     from ..io import MODEL_SUFFIXES
     p = Path(path)
     if any(i and Path(i).resolve() == p.resolve() for i in inputs):
-        raise CryonbError(path, "the output would overwrite an input file; choose another name")
+        raise CryonbError(path, "the output would overwrite the input file; choose another name")
     suffix = p.suffix.lower()
     wanted = {"model": tuple(MODEL_SUFFIXES), "map": MAP_OUT_SUFFIXES, "json": (".json",)}[kind]
     if suffix not in wanted:
@@ -44,11 +44,7 @@ def check_output(path: str | None, kind: str, inputs: tuple = ()) -> None:
                                 f"of the suffixes {', '.join(wanted)}")
     if p.is_dir():
         raise CryonbError(path, f"is a folder; give a {kind} file name")
-    parent = next((a for a in [p.parent, *p.parent.parents] if a.exists()), Path("."))
-    if not parent.is_dir():
-        raise CryonbError(path, f"cannot be written: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CryonbError(path, f"cannot be written: folder {parent} is not writable")
+    check_folder_writable(p.parent)
 
 
 def check_folder_writable(folder: Path) -> None:

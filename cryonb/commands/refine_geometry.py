@@ -34,13 +34,11 @@ def main(args: argparse.Namespace) -> int:
     from ..refinement import GeometryRefineConfig, refine_geometry
     from ..validation.report import HEADLINE, validate_model
 
-    if Path(args.out).resolve() == Path(args.model).resolve():
-        raise CryonbError(args.out, "the output would overwrite the input model; choose another -o")
+    check_output(args.out, "model", inputs=(args.model,))
     if args.steps < 1:
         raise CryonbError(None, f"--steps must be >= 1 (got {args.steps})")
     check_positive(tether=args.tether)
-    check_output(args.out, "model")
-    check_output(args.json, "json")
+    check_output(args.json, "json", inputs=(args.model,))
     if args.json and Path(args.json).resolve() == Path(args.out).resolve():
         raise CryonbError(args.json, "--json and -o name the same file")
     st = read_model(args.model)

@@ -132,6 +132,11 @@ class Topology:
             out[(c, r)] = members
         return out
 
+    def residue_labels(self, residues, limit: int = 20) -> str:
+        """Labels of residue indices ``residues``, comma-separated: the first ``limit``, then a count."""
+        labels = [self.residue_label(int(k)) for k in residues]
+        return ", ".join(labels[:limit]) + (f" ... ({len(labels)} in all)" if len(labels) > limit else "")
+
     def residue_label(self, i: int) -> str:
         r = self.residues[i]
         return f"{r.chain}/{r.name}{r.seqid}"

@@ -32,9 +32,7 @@ def tether_without_map(topo, xyz: np.ndarray, m: Map, resolution: float) -> tupl
     tether = np.isin(topo.atoms.residue, residues) & ~topo.atoms.held
     newly = tether & ~topo.atoms.tethered
     topo.atoms.tethered |= tether
-    labels = [topo.residue_label(int(k)) for k in residues]
-    shown = ", ".join(labels[:20]) + (f" ... ({len(labels)} in all)" if len(labels) > 20 else "")
     note = (f"outside the map or within {EDGE_FRACTION * resolution:.1f} Å of its edge or in a masked-out "
             f"region, not pulled by the map and tethered to their start (restraints kept; {int(no_data.sum())} "
-            f"atoms with no map data, {int(newly.sum())} atoms newly tethered): {shown}")
+            f"atoms with no map data, {int(newly.sum())} atoms newly tethered): {topo.residue_labels(residues)}")
     return no_data, [note]

@@ -390,7 +390,8 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
             from ..validation.compare import worse_than_input
             before, after = _validation(model, m, resolution), _validation(out, m, resolution)
             harm = worse_than_input(before, after)
-        notes = list(topo.notes) + occupancy_notes(topo, model) + (cover_notes or []) + [n for s in steps for n in s.notes] + skipped + out_notes
+        notes = (list(topo.notes) + occupancy_notes(topo, model) + (cover_notes or [])
+                 + [n for s in steps for n in s.notes] + skipped + out_notes)
         return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo, harm,
                             model.clone())
     finally:
@@ -431,10 +432,9 @@ def occupancy_notes(topo, st: gemmi.Structure) -> list[str]:
     zero = np.flatnonzero(occupancies(topo, st) == 0.0)
     if not len(zero):
         return []
-    labels = list(dict.fromkeys(topo.residue_label(int(topo.atoms.residue[i])) for i in zero))
-    shown = ", ".join(labels[:20]) + (f" ... ({len(labels)} residues)" if len(labels) > 20 else "")
+    residues = dict.fromkeys(int(k) for k in topo.atoms.residue[zero])
     return [f"{len(zero)} atoms with zero occupancy add no density to the model (restrained, moved by "
-            f"geometry only): {shown}"]
+            f"geometry only): {topo.residue_labels(residues)}"]
 
 
 def _validation(st: gemmi.Structure, m: Map | None, resolution: float | None) -> dict:
