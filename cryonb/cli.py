@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     except CryonbError as exc:
         print(f"cryonb {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"cryonb {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:   # noqa: BLE001 - one line for the user, the traceback kept in a log
         log = _log_traceback(args.command)
         print(f"cryonb {args.command}: error: unexpected {type(exc).__name__}: {exc} "

@@ -31,6 +31,7 @@ _CHARMM_ONLY = {"HSD", "HSE", "HSP", "TIP3", "ADE", "CYT", "GUA", "URA", "THY"}
 
 
 # ----------------------------------------------------------------------------- models
+MAX_COORDINATE = 1.0e5   # Å from the origin: beyond any molecule, map or PDB-format column
 def read_model(path: str | os.PathLike) -> gemmi.Structure:
     """Read a PDB or mmCIF model (optionally .gz) into a gemmi Structure.
 
@@ -45,7 +46,7 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     try:
         st = _read_structure(p, kind)
     except (OSError, EOFError) as exc:
-        raise ModelError(p, f"cannot be read ({exc})") from None
+        raise ModelError(p, _unreadable(p, exc)) from None
     except Exception as exc:  # gemmi raises RuntimeError/ValueError with a line number
         raise ModelError(p, f"not a readable {'PDB' if kind == 'pdb' else 'mmCIF'} model ({exc})") from None
     if len(st) > 0:
@@ -55,8 +56,12 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
     if len(st) == 0 or st[0].count_atom_sites() == 0:
         raise ModelError(p, "model contains no atoms (is this a PDB/mmCIF coordinate file?)")
     for i in range(len(st)):
-        if not np.all(np.isfinite(model_xyz(st, i))):
+        xyz = model_xyz(st, i)
+        if not np.all(np.isfinite(xyz)):
             raise ModelError(p, f"model {i + 1} has non-finite (NaN/inf) atom coordinates")
+        if np.abs(xyz).max() > MAX_COORDINATE:
+            raise ModelError(p, f"model {i + 1} spans to {np.abs(xyz).max():.3g} Å from the origin (more than "
+                                f"{MAX_COORDINATE:g} Å): damaged coordinates or wrong units")
     if is_charmm(st):
         n = charmm_to_pdb_names(st)
         warnings.warn(f"{p}: CHARMM names read as PDB names ({n} residue or atom names: HSD/HSE/HSP -> HIS, "
@@ -72,6 +77,31 @@ def read_model(path: str | os.PathLike) -> gemmi.Structure:
 
 
 MODEL_SUFFIXES = {".pdb": "pdb", ".ent": "pdb", ".cif": "mmcif", ".mmcif": "mmcif", ".pdbx": "mmcif"}
+
+
+PILED_UP = 0.05   # Å: two atoms (not alternates) this close are one atom written twice
+
+
+def require_polymer(st: gemmi.Structure, path) -> None:
+    """ModelError naming ``path`` unless the first model holds an amino-acid or nucleotide residue
+    and no more than 1 % of its atoms sit on top of another (a collapsed or damaged model)."""
+    from collections import Counter
+
+    from scipy.spatial import cKDTree
+    names = Counter(r.name for r in _residues(st[0]))
+    tabulated = {n: gemmi.find_tabulated_residue(n) for n in names}
+    if not any(t is not None and (t.is_amino_acid() or t.is_nucleic_acid()) for t in tabulated.values()):
+        held = ", ".join(f"{c} {n}" for n, c in names.most_common(5))
+        raise ModelError(path, f"holds no residue of a protein or nucleic acid ({held}): nothing to refine "
+                               "or validate (cryonb models chains; ligands and waters ride along with them)")
+    xyz = model_xyz(st)
+    alt = np.array([a.altloc != "\0" for r in _residues(st[0]) for a in r])
+    pairs = cKDTree(xyz).query_pairs(PILED_UP, output_type="ndarray")
+    pairs = pairs[~(alt[pairs[:, 0]] & alt[pairs[:, 1]])] if len(pairs) else pairs
+    piled = len(np.unique(pairs)) if len(pairs) else 0
+    if piled > 0.01 * len(xyz):
+        raise ModelError(path, f"{piled} of {len(xyz)} atoms sit in the same place as another atom (within "
+                               f"{PILED_UP} Å): a collapsed or damaged model")
 
 
 def model_format(path: str) -> str:
@@ -92,6 +122,17 @@ def _open_text(path: str):
     lower = path.lower()
     opener = gzip.open if lower.endswith(".gz") else bz2.open if lower.endswith(".bz2") else open
     return opener(path, "rt", errors="replace")
+
+
+def _unreadable(path: str, exc: Exception) -> str:
+    """Why a (possibly compressed) text file could not be read, in words."""
+    lower = str(path).lower()
+    kind = "gzip" if lower.endswith(".gz") else "bzip2" if lower.endswith(".bz2") else None
+    if isinstance(exc, EOFError):
+        return f"is truncated: the {kind or 'file'} stream ends early ({exc})"
+    if kind and not isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+        return f"is not a valid {kind} file ({exc})"
+    return f"cannot be read ({exc})"
 
 
 def _text(path: str) -> str:
@@ -132,7 +173,7 @@ def _check_pdb_coordinates(path: str) -> bool:
                                            f"numbers: {line.rstrip()!r}") from None
                 elements = elements or bool(line[76:78].strip())
     except (OSError, EOFError) as exc:
-        raise ModelError(path, f"cannot be read ({exc})") from None
+        raise ModelError(path, _unreadable(path, exc)) from None
     return elements
 
 
@@ -315,6 +356,9 @@ def read_map(path: str | os.PathLike) -> Map:
     if data.ndim != 3:
         raise MapError(p, f"holds a {data.ndim}-D array of shape {list(data.shape)}, not one 3-D map "
                           "(a volume stack: pass it to the series inputs, which read every volume)")
+    if min(data.shape) < MIN_GRID:
+        raise MapError(p, f"is not a 3-D map: grid {' x '.join(map(str, data.shape[::-1]))} voxels "
+                          f"(at least {MIN_GRID} along each axis; a 2-D image or a damaged header?)")
     m = _map_from_header(p, header, data)
     protect_input(p)
     return m
@@ -322,6 +366,7 @@ def read_map(path: str | os.PathLike) -> Map:
 
 MIN_VOXEL, MAX_VOXEL = 0.01, 100.0   # Å: what a map header may claim (cryo-EM and tomograms sit well inside)
 MAX_ORIGIN = 1.0e5                   # Å
+MIN_GRID = 4                         # voxels along each axis of a 3-D map
 
 
 def _map_from_header(p: str, header, data: np.ndarray) -> Map:
@@ -358,7 +403,9 @@ def _map_from_header(p: str, header, data: np.ndarray) -> Map:
         start_xyz[axis - 1] = start
     header_origin = np.array([header.origin.x, header.origin.y, header.origin.z], dtype=np.float64)
     # ChimeraX/RELION convention: a non-zero header origin wins; otherwise nstart * voxel
-    if np.all(np.isfinite(header_origin)) and np.any(header_origin != 0):
+    if not np.all(np.isfinite(header_origin)):
+        raise MapError(p, f"header origin {header_origin.tolist()} is not finite: a damaged header")
+    if np.any(header_origin != 0):
         origin = header_origin
     else:
         origin = start_xyz * voxel

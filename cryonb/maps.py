@@ -108,7 +108,7 @@ def check_resolution(m: Map, resolution: float | None) -> float:
     """MapError naming the file unless ``resolution`` (Å) is finite, > 0, no finer than the map's
     Nyquist limit (2 voxels) and no coarser than half its smallest box edge; returns it."""
     if resolution is None or not np.isfinite(resolution) or resolution <= 0:
-        raise MapError(m.path, f"a positive resolution in Å is needed with a map (got {resolution})")
+        raise MapError(m.path, f"--resolution must be a finite number > 0 with a map (got {resolution})")
     nyquist = 2 * float(m.voxel_size.max())
     if resolution < nyquist - 1e-6:
         raise MapError(m.path, f"resolution {resolution} Å is finer than the map's Nyquist limit "

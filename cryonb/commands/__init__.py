@@ -24,6 +24,18 @@ def run_folder(args) -> tuple[Path, bool]:
     return Path(args.out), bool(args.resume)
 
 
+def read_first_model(path: str):
+    """The model file ``path`` read; a warning on stderr when it holds several models (the commands
+    that take one model use the first)."""
+    import sys
+
+    from ..io import read_model
+    st = read_model(path)
+    if len(st) > 1:
+        print(f"WARNING: {path} holds {len(st)} models; only the first model is used", file=sys.stderr)
+    return st
+
+
 MAP_OUT_SUFFIXES = (".mrc", ".map", ".ccp4")
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 
 from ..density import fsc, model_map_fsc
-from ..io import model_xyz, read_map, read_model
+from ..errors import CryonbError
+from ..io import model_xyz, read_map
 from ..maps import check_overlap, require_density
 from ..runs import write_json
-from . import check_output
+from . import check_output, read_first_model
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -20,18 +21,23 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="write the curve and resolutions to this JSON file")
 
 
+def _count(n: int) -> str:
+    return {1: "one map", 3: "three maps"}.get(n, f"{n} maps")
+
+
 def main(args: argparse.Namespace) -> int:
     check_output(args.json, "json", inputs=(args.model, *args.maps))
     if args.model:
         if len(args.maps) != 1:
-            raise SystemExit("with --model give exactly one map")
-        st, m = read_model(args.model), read_map(args.maps[0])
+            raise CryonbError(None, f"with --model give exactly one map ({len(args.maps)} given)")
+        st, m = read_first_model(args.model), read_map(args.maps[0])
         require_density(m)
         check_overlap(model_xyz(st), m, args.model)
         curve = model_map_fsc(st, m)
     else:
         if len(args.maps) != 2:
-            raise SystemExit("give two maps, or one map with --model")
+            raise CryonbError(None, f"{_count(len(args.maps))} given: give two maps (half maps), "
+                                    "or one map with --model")
         a, b = read_map(args.maps[0]), read_map(args.maps[1])
         require_density(a)
         require_density(b)

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from ..errors import CryonbError
-from ..notebooks import RUNS_DIR, execute_notebook, list_notebooks
+from ..notebooks import RUNS_DIR, execute_notebook, list_notebooks, notebook_path
+from . import check_folder_writable
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -50,12 +51,24 @@ def _check_run_name(run: str) -> None:
                                 "--runs-root chooses where runs go")
 
 
+def _check_parameter_names(name: str, given: list[str]) -> None:
+    """Refuse a -p name the notebook's parameters cell does not define (papermill would only warn)."""
+    import papermill
+    known = [k for k in papermill.inspect_notebook(str(notebook_path(name))) if k != "run_dir"]
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        raise CryonbError(None, f"-p {unknown[0]}: not a parameter of {name.removesuffix('.ipynb')} "
+                                f"(its parameters: {', '.join(known)})")
+
+
 def main(args: argparse.Namespace) -> int:
     import papermill.exceptions
 
     if args.name.removesuffix(".ipynb") not in list_notebooks():
         raise CryonbError(None, f"unknown notebook {args.name!r}; shipped: {', '.join(list_notebooks())}")
     _check_run_name(args.run)
+    check_folder_writable(Path(args.runs_root or RUNS_DIR))
+    _check_parameter_names(args.name, [k for k, _ in args.parameter])
     params = {k: _parameter(k, v) for k, v in args.parameter}
     try:
         out = execute_notebook(args.name, params, run_name=args.run, runs_root=args.runs_root,

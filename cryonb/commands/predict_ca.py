@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import CryonbError
 from ..maps import require_density
-from . import check_output
+from . import check_output, check_positive
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -45,24 +45,24 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..io import read_map
+    from ..maps import check_resolution
+
+    _check_options(args)
+    m = read_map(args.map)
+    check_resolution(m, args.resolution)
+    require_density(m)
+    _check_length(args.length, m)
     import torch
 
     from ..cnn.inference import predict_probability
     from ..cnn.peaks import ca_structure, pick_atoms
     from ..cnn.weights import load_weights
-    from ..io import read_map, write_map, write_model
+    from ..io import write_map, write_model
     from ..refinement.pipeline import resolve_device
-
-    _check_options(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     net, info = load_weights(args.weights, resolve_device(args.device))
-    m = read_map(args.map)
-    nyquist = 2 * float(m.voxel_size.max())
-    if args.resolution < nyquist * 0.99:
-        raise CryonbError(args.map, f"--resolution {args.resolution} Å is finer than the map's Nyquist "
-                                    f"limit ({nyquist:.2f} Å for {m.voxel_size.max():.3f} Å voxels)")
-    require_density(m)
     t0 = time.perf_counter()
     prob = predict_probability(net, m, info["voxel_size"], args.window, args.overlap, args.batch)
     peaks = pick_atoms(prob, args.length)
@@ -92,9 +92,20 @@ def length_warnings(values: np.ndarray, length: int) -> list[str]:
     return out
 
 
+VOLUME_PER_RESIDUE = 100.0   # Å^3: less than any folded protein's (about 135 Å^3 at 1.35 g/cm^3)
+
+
+def _check_length(length: int, m) -> None:
+    """Refuse a --length that the map box could not hold even packed solid with protein."""
+    most = int(np.prod(m.box_size) / VOLUME_PER_RESIDUE)
+    if length > most:
+        box = " x ".join(f"{v:.0f}" for v in m.box_size)
+        raise CryonbError(m.path, f"--length {length} residues cannot fit in the map box ({box} Å holds at most "
+                                  f"about {most} residues packed solid): check --length or the map")
+
+
 def _check_options(args: argparse.Namespace) -> None:
-    if args.resolution <= 0:
-        raise CryonbError(args.map, f"--resolution must be > 0 Å, got {args.resolution}")
+    check_positive(resolution=args.resolution)
     if args.length < 1:
         raise CryonbError(None, f"--length must be >= 1 (the sequence length), got {args.length}")
     for name in ("window", "batch", "threads"):

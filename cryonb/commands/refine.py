@@ -74,18 +74,23 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..io import read_map, read_model
-    from ..refinement import refine
-    from ..refinement.pipeline import check_inputs
-    from ..runs import write_json
+    from ..io import model_xyz, read_map, read_model, require_polymer
+    from ..maps import check_overlap, check_resolution, require_density
 
     out, resume = run_folder(args)
     _fill_options(args, out, resume)
     _check_options(args)
     _check_folder(args, out, resume)
     st = read_model(args.model)
+    require_polymer(st, args.model)
+    _check_patches(args, st)
     m = read_map(args.map) if args.map else None
-    check_inputs(st, m, args.resolution, args.model)
+    if m is not None:   # what refinement.pipeline.check_inputs checks, before torch is loaded
+        check_resolution(m, args.resolution)
+        require_density(m)
+        check_overlap(model_xyz(st), m, args.model)
+    from ..refinement import refine
+    from ..runs import write_json
     config = _config(args)
     lock_run_folder(out)
     if not resume:
@@ -139,6 +144,15 @@ def _check_options(args: argparse.Namespace) -> None:
         raise CryonbError(None, "--polish-steps must be >= 0")
     if not args.map and args.polish_steps == 0:
         raise CryonbError(args.model, "nothing to do: without --map only the geometry polish runs")
+
+
+def _check_patches(args: argparse.Namespace, st) -> None:
+    """Refuse a --patches larger than the residue count (each patch is a rigid group of residues);
+    the default is cut down to the residue count of a small model."""
+    n = sum(len(chain) for chain in st[0])
+    if args.patches is not None and args.patches > n and args.patches != DEFAULTS["patches"]:
+        raise CryonbError(None, f"--patches {args.patches} is more than the model's {n} residues "
+                                "(each patch moves a group of residues)")
 
 
 def _check_folder(args: argparse.Namespace, out: Path, resume: bool) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..errors import CryonbError
 from ..geometry.library import RestraintLibrary
-from ..io import read_model, write_model
+from ..io import require_polymer, write_model
 from ..runs import write_json
-from . import check_output, check_positive, fmt_value
+from . import check_output, check_positive, fmt_value, read_first_model
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -31,9 +31,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..refinement import GeometryRefineConfig, refine_geometry
-    from ..validation.report import HEADLINE, validate_model
-
     check_output(args.out, "model", inputs=(args.model,))
     if args.steps < 1:
         raise CryonbError(None, f"--steps must be >= 1 (got {args.steps})")
@@ -41,8 +38,11 @@ def main(args: argparse.Namespace) -> int:
     check_output(args.json, "json", inputs=(args.model,))
     if args.json and Path(args.json).resolve() == Path(args.out).resolve():
         raise CryonbError(args.json, "--json and -o name the same file")
-    st = read_model(args.model)
+    st = read_first_model(args.model)
+    require_polymer(st, args.model)
     library = RestraintLibrary(args.monomer_library)
+    from ..refinement import GeometryRefineConfig, refine_geometry
+    from ..validation.report import HEADLINE, validate_model
     config = GeometryRefineConfig(steps=args.steps, tether_sigma=args.tether)
     result = refine_geometry(st, config, library, progress=True)
     write_model(result.structure, args.out)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import CryonbError
 from ..series import defaults
-from . import check_folder_writable, lock_run_folder, run_folder, saved_arguments
+from . import check_folder_writable, check_positive, lock_run_folder, run_folder, saved_arguments
 
 SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "fit_iterations",
          "smooth_iterations", "seed", "threads", "refine_start"]
@@ -51,24 +51,46 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..io import read_model
-    from ..runs import write_json
+    from ..io import model_xyz, read_model, require_polymer
+    from ..maps import check_overlap, check_resolution, require_density
     from ..series.inputs import load_series, read_latents
-    from ..series.outputs import frames_table, write_series_outputs
-    from ..series.pipeline import SeriesConfig, refine_series
 
     out, resume = run_folder(args)
     check_folder_writable(out)
     _fill(args, out, resume)
-    if not args.maps or not args.model or not args.resolution or args.resolution <= 0:
+    if not args.maps or not args.model or args.resolution is None:
         raise CryonbError(None, "give --maps, --model and --resolution (Å, > 0)")
+    _check_options(args)
     if not resume and (out / "series.cif").exists():
         raise CryonbError(out, "holds a finished series; choose a new folder or add --resume")
+    model = read_model(args.model)
+    require_polymer(model, args.model)
     inputs = load_series(args.maps, args.latent)
+    for m in inputs.maps:
+        check_resolution(m, args.resolution)
+        require_density(m)
+        check_overlap(model_xyz(model), m, args.model)
     evaluate = read_latents(args.eval_latent) if args.eval_latent else inputs.latents
     if evaluate.shape[1] != inputs.latents.shape[1]:
         raise CryonbError(args.eval_latent, f"latents of dimension {evaluate.shape[1]}, the maps' are "
                                             f"{inputs.latents.shape[1]}")
+    return _run(args, out, resume, model, inputs, evaluate)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    check_positive(resolution=args.resolution)
+    for name, least in (("iterations", 1), ("fit_iterations", 0), ("smooth_iterations", 0), ("threads", 1)):
+        value = getattr(args, name)
+        if value is not None and value < least:
+            raise CryonbError(None, f"--{name.replace('_', '-')} must be >= {least} (got {value})")
+
+
+def _run(args, out: Path, resume: bool, model, inputs, evaluate) -> int:
+    """Lock the run folder, save the arguments, refine the series and write its outputs."""
+    from ..runs import write_json
+    from ..series.outputs import frames_table, write_series_outputs
+    from ..series.pipeline import SeriesConfig, refine_series
+
     given = {"iterations": args.iterations, "patch_iterations": args.iterations,
              "fit_iterations": args.fit_iterations, "smooth_iterations": args.smooth_iterations}
     config = SeriesConfig(seed=args.seed or 0, threads=args.threads, refine_start=args.refine_start is not False,
@@ -78,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
         write_json({k: _absolute(getattr(args, k)) if k in PATHS else getattr(args, k) for k in SAVED},
                    out / "arguments.json")
     try:
-        result = refine_series(read_model(args.model), inputs, args.resolution, config, out, resume, True)
+        result = refine_series(model, inputs, args.resolution, config, out, resume, True)
     except KeyboardInterrupt:
         print(f"cryonb series: interrupted; continue with `cryonb series --resume {out}`", file=sys.stderr)
         return 130

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from ..density import SimulationConfig, add_noise, average, half_maps, simulate_map
 from ..errors import CryonbError
-from ..io import model_xyz, read_map, read_model, write_map
+from ..io import model_xyz, read_map, write_map
 from ..maps import check_overlap
-from . import check_output, check_positive
+from . import check_output, check_positive, read_first_model
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     if args.half_maps and not args.snr:
         raise CryonbError(None, "--half-maps needs --snr (the half maps differ by their noise)")
     check_output(args.out, "map")
-    st = read_model(args.model)
+    st = read_first_model(args.model)
     like = read_map(args.like) if args.like else None
     if like is not None:
         check_overlap(model_xyz(st), like, args.model)

@@ -13,10 +13,10 @@ import argparse
 
 from ..errors import CryonbError
 from ..geometry.library import RestraintLibrary
-from ..io import model_xyz, read_map, read_model
+from ..io import model_xyz, read_map, require_polymer
 from ..maps import check_overlap, check_resolution, require_density
 from ..runs import write_json
-from . import check_output
+from . import check_output, check_positive, read_first_model
 
 # (key, label, format, MolProbity's goal)
 ROWS = [("rama_favored_pct", "Ramachandran favoured", "{:.2f} %", "> 98 %"),
@@ -50,18 +50,20 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     check_output(args.json, "json", inputs=(args.model, args.map))
-    from ..validation.report import validate_model
-
-    st = read_model(args.model)
+    st = read_first_model(args.model)
+    require_polymer(st, args.model)
+    library = RestraintLibrary(args.monomer_library)
     m = None
     if args.map:
-        if args.resolution is None or args.resolution <= 0:
+        if args.resolution is None:
             raise CryonbError(args.map, "give --resolution (Å, > 0) with --map")
+        check_positive(resolution=args.resolution)
         m = read_map(args.map)
         check_resolution(m, args.resolution)
         require_density(m)
         check_overlap(model_xyz(st), m, args.model)
-    report = validate_model(st, m, args.resolution, RestraintLibrary(args.monomer_library))
+    from ..validation.report import validate_model
+    report = validate_model(st, m, args.resolution, library)
     print(format_table(report))
     if args.json:
         write_json({"model": args.model, "map": args.map, "resolution": args.resolution, **report.as_json()},

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import gemmi
 import numpy as np
 
+from ..errors import CryonbError
 from ..io import first_model, model_xyz
 from ..maps import Map, check_overlap
 from .filters import frequency_grid, lowpass
@@ -36,6 +37,9 @@ class SimulationConfig:
     padding: float = 10.0           # margin around the model when no box is given
     cubic: bool = True              # make the box cubic when it is derived from the model
     b_factor: float | None = None   # override every atom's B-factor (electron method)
+
+
+MAX_BOX_VOXELS = 1024 ** 3   # 4 GiB of float32: the largest box made around a model
 
 
 def box_around_model(st: gemmi.Structure, voxel_size: float, padding: float = 10.0,
@@ -56,6 +60,10 @@ def box_around_points(xyz: np.ndarray, voxel_size: float, padding: float = 10.0,
     n += n % 2
     if cubic:
         n[:] = n.max()
+    if np.prod(n.astype(float)) > MAX_BOX_VOXELS:
+        raise CryonbError(None, f"a box of {' x '.join(map(str, n))} voxels around the model ({np.ptp(xyz, 0).max():.0f} Å "
+                                f"across, voxel size {voxel_size:g} Å, padding {padding:g} Å) is larger than "
+                                f"{MAX_BOX_VOXELS:.3g} voxels: use a coarser --voxel-size or less --padding")
     centre = (lo + hi) / 2
     origin = centre - (n - 1) / 2 * voxel_size
     origin = np.round(origin / voxel_size) * voxel_size   # keep the origin on the voxel lattice
@@ -70,6 +78,8 @@ def simulate_map(st: gemmi.Structure, config: SimulationConfig | None = None,
     box around the model (:func:`box_around_model`). Returns a new Map.
     """
     cfg = config or SimulationConfig()
+    if not (np.isfinite(cfg.resolution) and cfg.resolution > 0):
+        raise ValueError(f"resolution must be a finite number > 0 Å (got {cfg.resolution})")
     if cfg.resolution < 2 * (like.voxel_size.max() if like else cfg.voxel_size) - 1e-6:
         raise ValueError(f"resolution {cfg.resolution} Å is finer than Nyquist for the voxel size")
     if like is not None:

@@ -171,6 +171,8 @@ def candidate_pairs(atoms: AtomSet, xyz: np.ndarray, cutoff: float | None = None
 
     With ``k``, only each atom's k nearest atoms are considered (the refinement neighbour list).
     """
+    if len(xyz) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
     cutoff = cutoff if cutoff is not None else 2 * float(atoms.radius.max())
     tree = cKDTree(xyz)
     if k is None:
