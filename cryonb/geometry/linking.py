@@ -32,6 +32,9 @@ CIS_OMEGA = 45.0        # degrees: |omega| below this gets cis restraints (cctbx
 CIS_GENERAL = 30.0      # degrees: refinement links a non-proline peptide cis only below this (MolProbity's
                         # cis): cis non-Pro peptides are rare (0.03 %), a distorted trans one is not
 CIS_CA_CA = 3.3         # Å: ... and only when its C-alpha atoms are this close (cis 2.9, trans 3.8)
+NOISY_TWISTED = 0.05     # a model with more twisted peptides than this cannot show a cis non-Pro peptide:
+                        # cis non-Pro is rare (1 in 3,000), and with 0.3 Å coordinate noise (30 % twisted)
+                        # omega and C-alpha distance make false cis (2 kept in CFTR 6MSM) as often as true
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: 
     """Polymer links between consecutive residues of a chain, then disulfides; a peptide with
     |omega| < ``cis_threshold`` degrees is linked cis (< ``cis_general`` before a residue other
     than proline, when given)."""
-    links, breaks = [], []
+    links, breaks, doubtful = [], [], []
+    noisy = cis_general is not None and _twisted_fraction(residues, xyz) > NOISY_TWISTED
     for k in range(len(residues) - 1):
         a, b = residues[k], residues[k + 1]
         if a.chain != b.chain or a.polymer not in LINK_ATOMS or a.polymer != b.polymer:
@@ -87,13 +91,31 @@ def find_links(residues, xyz: np.ndarray, library, link_distance: float, notes: 
         if d <= BONDED_DISTANCE or (consecutive and d <= link_distance):
             general = cis_general is not None and b.name != "PRO"
             limit = min(cis_threshold, cis_general) if general else cis_threshold
-            links.append(Link(_link_name(a, b, xyz, limit, CIS_CA_CA if general else None), k, k + 1, True))
+            name = _link_name(a, b, xyz, limit, CIS_CA_CA if general else None)
+            if noisy and general and name == "CIS":
+                doubtful.append(f"{a.chain}/{a.name}{a.seqid}-{b.name}{b.seqid}")
+                name = "TRANS"
+            links.append(Link(name, k, k + 1, True))
         elif consecutive:
             breaks.append(f"{a.chain}/{a.name}{a.seqid}-{b.name}{b.seqid} ({first}-{second} {d:.1f} Å)")
+    if doubtful:
+        notes.append(f"peptides near cis linked trans, as the input's peptide geometry is too distorted to tell "
+                     f"(over {NOISY_TWISTED:.0%} twisted): {', '.join(doubtful[:10])}; check them in the map")
     if breaks:
         notes.append(f"chain breaks, not linked: {'; '.join(breaks[:10])}"
                      + (f" and {len(breaks) - 10} more" if len(breaks) > 10 else ""))
     return links + disulfides(residues, xyz)
+
+
+def _twisted_fraction(residues, xyz: np.ndarray) -> float:
+    """Fraction of the peptides between consecutive residues that are twisted (30 < |omega| < 150)."""
+    omegas = []
+    for a, b in zip(residues[:-1], residues[1:]):
+        names = [(a, "CA"), (a, "C"), (b, "N"), (b, "CA")]
+        if a.chain == b.chain and a.polymer == PEPTIDE == b.polymer and all(n in r.atoms for r, n in names):
+            omegas.append(dihedral_deg(np.array([xyz[r.atoms[n]] for r, n in names])))
+    w = np.abs(np.array(omegas))
+    return float(((w > 30) & (w < 150)).mean()) if len(w) else 0.0
 
 
 def _link_name(a, b, xyz: np.ndarray, cis_threshold: float, ca_ca: float | None = None) -> str:
