@@ -5,7 +5,7 @@ stderr that names the file or option and the problem, no traceback and no "unexp
 no input file changed, nothing left in the case's output folder, and an end within 60 s. A few
 "warned" cases (exit 0) check that a documented odd input runs with its warning and leaves its
 inputs unchanged. Cases run two at a time (a CLI start is about a second); their files are made by
-tests/hostile_files.py.
+tests/hostile_files.py; each case's time goes to tests/_output/cli_bad_inputs.json.
 """
 from __future__ import annotations
 
@@ -283,7 +283,18 @@ def results(request, tmp_path_factory, adk_closed):
     todo = [c for c in CASES + WARNED + FAILED_IN_A_CELL if c[0] in wanted]
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = dict(zip([c[0] for c in todo], pool.map(lambda c: _run(c, inputs, outputs), todo)))
+    _write_timings(done)
     return {"cases": done, "inputs": inputs, "before": before, "after": _digest(inputs)}
+
+
+def _write_timings(done: dict) -> None:
+    """Seconds and exit code per case, slowest first, to tests/_output/cli_bad_inputs.json (git-ignored)."""
+    import json
+    folder = Path(__file__).resolve().parent / "_output"
+    folder.mkdir(exist_ok=True)
+    rows = sorted(({"case": k, "seconds": round(v["seconds"], 2), "rc": v["rc"]} for k, v in done.items()),
+                  key=lambda r: -r["seconds"])
+    (folder / "cli_bad_inputs.json").write_text(json.dumps(rows, indent=1))
 
 
 def _odd_inputs(folder: Path, model) -> None:
