@@ -121,6 +121,14 @@ def check_resolution(m: Map, resolution: float | None) -> float:
     return float(resolution)
 
 
+def check_map_for_model(xyz: np.ndarray, m: Map, resolution: float | None, name: str) -> None:
+    """MapError/OverlapError unless ``m`` can carry a refinement of the model at ``xyz`` (N, 3) Å:
+    a usable ``resolution`` (Å), density that is not one value, and the model inside the box."""
+    check_resolution(m, resolution)
+    require_density(m)
+    check_overlap(xyz, m, name)
+
+
 def masked_fill(data: np.ndarray, fraction: float = 0.9) -> float | None:
     """The value a masked map holds outside its mask, or None for an unmasked map: the value of at
     least ``fraction`` of the voxels on the box's six faces, where those faces hold one value."""

@@ -75,7 +75,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..io import model_xyz, read_map, read_model, require_polymer
-    from ..maps import check_overlap, check_resolution, require_density
+    from ..maps import check_map_for_model
 
     out, resume = run_folder(args)
     _fill_options(args, out, resume)
@@ -85,10 +85,8 @@ def main(args: argparse.Namespace) -> int:
     require_polymer(st, args.model)
     _check_patches(args, st)
     m = read_map(args.map) if args.map else None
-    if m is not None:   # what refinement.pipeline.check_inputs checks, before torch is loaded
-        check_resolution(m, args.resolution)
-        require_density(m)
-        check_overlap(model_xyz(st), m, args.model)
+    if m is not None:   # before torch is loaded
+        check_map_for_model(model_xyz(st), m, args.resolution, args.model)
     from ..refinement import refine
     from ..runs import write_json
     config = _config(args)

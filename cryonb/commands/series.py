@@ -52,7 +52,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..io import model_xyz, read_model, require_polymer
-    from ..maps import check_overlap, check_resolution, require_density
+    from ..maps import check_map_for_model
     from ..series.inputs import load_series, read_latents
 
     out, resume = run_folder(args)
@@ -67,9 +67,7 @@ def main(args: argparse.Namespace) -> int:
     require_polymer(model, args.model)
     inputs = load_series(args.maps, args.latent)
     for m in inputs.maps:
-        check_resolution(m, args.resolution)
-        require_density(m)
-        check_overlap(model_xyz(model), m, args.model)
+        check_map_for_model(model_xyz(model), m, args.resolution, args.model)
     evaluate = read_latents(args.eval_latent) if args.eval_latent else inputs.latents
     if evaluate.shape[1] != inputs.latents.shape[1]:
         raise CryonbError(args.eval_latent, f"latents of dimension {evaluate.shape[1]}, the maps' are "

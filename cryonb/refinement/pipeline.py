@@ -36,7 +36,7 @@ from ..geometry.loss import GeometryWeights
 from ..geometry.linking import CIS_GENERAL
 from ..geometry.topology import build_topology
 from ..io import model_xyz
-from ..maps import Map, check_overlap, check_resolution, require_density
+from ..maps import Map, check_map_for_model
 from .gmm import ModelGMM, b_factors, occupancies
 from .coverage import tether_without_map
 from .map_score import MapScore
@@ -138,9 +138,7 @@ def check_inputs(st: gemmi.Structure, m: Map | None, resolution: float | None, n
     """Fail fast on a map that cannot support the refinement."""
     if m is None:
         return
-    check_resolution(m, resolution)
-    require_density(m)
-    check_overlap(model_xyz(st), m, name)
+    check_map_for_model(model_xyz(st), m, resolution, name)
 
 
 def plan_steps(config: RefineConfig, has_map: bool, resolution: float | None) -> list[str]:
