@@ -280,22 +280,51 @@ def test_the_residue_stage_holds_peptides_planar():
     assert "omega" not in SERIES_GEOMETRY_TERMS["residues"] + SERIES_GEOMETRY_TERMS["atoms"]
 
 
-def test_a_model_in_place_skips_the_fine_patches_and_rigid_residues():
+def test_a_model_in_place_skips_the_fine_patches_rigid_residues_and_atoms():
     from cryonb.refinement import RefineConfig
     from cryonb.refinement.pipeline import IN_PLACE, _skip_in_place
     from cryonb.refinement.stages import StageResult
     x0 = np.zeros((50, 3))
     small = StageResult("patches_coarse", x0 + 0.5 * IN_PLACE, {}, 0.0, 1.0)
     large = StageResult("patches_coarse", x0 + 1.5 * IN_PLACE / np.sqrt(3), {}, 0.0, 1.0)
-    for step in ("patches", "residues"):
+    for step in ("patches", "residues", "atoms"):
         assert "skipped" in _skip_in_place(step, RefineConfig(), [small], x0)
         assert _skip_in_place(step, RefineConfig(), [large], x0) is None
         assert _skip_in_place(step, RefineConfig(in_place=False), [small], x0) is None
         assert _skip_in_place(step, RefineConfig(), [], x0) is None      # no coarse step: nothing to judge
         assert "skipped" in _skip_in_place(step, RefineConfig(in_place=True), [], x0)
     assert _skip_in_place("residues", RefineConfig(stages=("patches", "residues")), [small], x0) is None
-    assert _skip_in_place("atoms", RefineConfig(), [small], x0) is None
     assert _skip_in_place("polish", RefineConfig(in_place=True), [small], x0) is None
+
+
+def test_the_coarse_move_of_a_model_in_place_is_undone_and_still_reported():
+    from cryonb.refinement import RefineConfig
+    from cryonb.refinement.pipeline import IN_PLACE, _skip_in_place, coarse_shift, keep_model_in_place
+    from cryonb.refinement.stages import StageResult
+    x0 = np.random.default_rng(0).normal(size=(50, 3))
+    small = StageResult("patches_coarse", x0 + 0.4 * IN_PLACE / np.sqrt(3), {}, 0.0, 1.0)
+    kept = keep_model_in_place(small, RefineConfig(), x0)
+    assert np.array_equal(kept.xyz, x0) and "undone" in kept.notes[-1]
+    assert coarse_shift([kept], x0) == pytest.approx(0.4 * IN_PLACE)         # the move it made, not 0
+    assert "moved the model 0.40" in _skip_in_place("residues", RefineConfig(), [kept], x0)
+    large = StageResult("patches_coarse", x0 + 1.2 * IN_PLACE / np.sqrt(3), {}, 0.0, 1.0)
+    assert keep_model_in_place(large, RefineConfig(), x0) is large               # a motion: kept
+    assert keep_model_in_place(small, RefineConfig(in_place=False), x0) is small
+    assert keep_model_in_place(small, RefineConfig(stages=("patches", "residues")), x0) is small
+    fine = StageResult("patches", small.xyz, {}, 0.0, 1.0)
+    assert keep_model_in_place(fine, RefineConfig(), x0) is fine                 # only the coarse step
+
+
+def test_the_polish_tether_tightens_at_low_resolution_but_not_past_its_floor():
+    from cryonb.refinement import RefineConfig
+    from cryonb.refinement.steps import TETHER_FLOOR, polish_tether
+    cfg = RefineConfig()
+    assert polish_tether(cfg, None) == polish_tether(cfg, 3.0) == polish_tether(cfg, 3.5) == cfg.polish_tether
+    values = [polish_tether(cfg, r) for r in (4.0, 5.0, 6.0, 8.0, 15.0)]
+    assert all(a > b for a, b in zip(values[:3], values[1:4]))
+    assert values[1] == pytest.approx(0.5 * (3.5 / 5.0) ** 2)
+    assert values[-1] == values[-2] == TETHER_FLOOR
+    assert polish_tether(RefineConfig(polish_tether=0.05), 8.0) == 0.05       # a tighter choice is kept
 
 
 def test_a_refinement_that_worsens_the_model_says_so():

@@ -2,8 +2,9 @@
 
 Every DIMS frame is superposed on AdK closed (1AKE) by the CORE domain, so the CORE stays put and
 LID and NMP swing open, as a heterogeneity analysis would see them in one consensus frame. Maps
-are simulated at evenly spaced frames on one common grid, with white noise; the latent of a map
-is its frame index normalised to [0, 1].
+are simulated at evenly spaced frames on one common grid, by cryonb's simulator with white noise
+or by another simulator (:mod:`.other_simulators`); the latent of a map is its frame index
+normalised to [0, 1].
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..io import model_xyz, set_model_xyz
 from ..maps import Map
 from ..superpose import superpose
 from .adk import adk_closed, adk_dims_frames, core_domain_mask
+from .other_simulators import simulate_other
 
 
 @dataclass
@@ -41,9 +43,13 @@ def dims_frames_on_core() -> np.ndarray:
 
 
 def adk_dims_series(resolution: float = 8.0, n_maps: int = 10, snr: float | None = 1.0, voxel_size: float = 1.5,
-                    seed: int = 0) -> SeriesCase:
-    """Maps at ``n_maps`` evenly spaced DIMS frames (noise-free when ``snr`` is None); the start
-    model is AdK closed."""
+                    seed: int = 0, simulator: str = "cryonb") -> SeriesCase:
+    """Maps at ``n_maps`` evenly spaced DIMS frames; the start model is AdK closed.
+
+    ``simulator``: "cryonb" (:func:`~cryonb.density.simulate.simulate_map`, white noise at ``snr``,
+    noise-free when it is None) or one of :data:`~.other_simulators.SIMULATORS` (their own
+    conventions and noise, calibrated to the resolution; ``snr`` None makes them noise-free).
+    """
     frames = dims_frames_on_core()
     picked = np.unique(np.round(np.linspace(0, len(frames) - 1, n_maps)).astype(int))
     grid = box_around_points(frames, voxel_size, padding=10.0)
@@ -52,6 +58,9 @@ def adk_dims_series(resolution: float = 8.0, n_maps: int = 10, snr: float | None
     maps = []
     for k, i in enumerate(picked):
         set_model_xyz(st, frames[i])
+        if simulator != "cryonb":
+            maps.append(simulate_other(st, grid, resolution, simulator, seed + k, noise=snr is not None))
+            continue
         m = simulate_map(st, cfg, like=grid)
         maps.append(m if snr is None else add_noise(m, snr, seed + k))
     t = np.arange(len(frames), dtype=np.float64)[:, None] / (len(frames) - 1)

@@ -65,14 +65,37 @@ def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
 
     st = ctx.structure.clone()
     ctx.topo.set_xyz(st, xyz)
-    cfg = GeometryRefineConfig(steps=ctx.config.polish_steps, tether_sigma=ctx.config.polish_tether,
+    cfg = GeometryRefineConfig(steps=ctx.config.polish_steps, tether_sigma=polish_tether(ctx.config, ctx.resolution),
                                weights=polish_weights(ctx.config, ctx.resolution))
     extra = None if ctx.map_score is None else _map_term(ctx)
     weight = 0.0 if extra is None else polish_map_weight(ctx.config, ctx.resolution)
     r = refine_geometry(st, cfg, ctx.library, ctx.priors, progress, extra, topology=ctx.topo)
     note = (f"polish: {cfg.steps} L-BFGS iterations on coordinates, map weight {weight:.3g} from round "
-            f"{MAP_FROM_ROUND if extra else '-'}, rms shift {r.rms_shift:.3f} Å")
+            f"{MAP_FROM_ROUND if extra else '-'}, tether {cfg.tether_sigma:.2g} Å, rms shift {r.rms_shift:.3f} Å")
     return StageResult("polish", ctx.topo.xyz(r.structure), r.history, weight, r.seconds, [note])
+
+
+TETHER_RESOLUTION = 3.5   # Å: polish_tether holds here and finer, and tightens as (3.5 / resolution)^2 beyond
+TETHER_FLOOR = 0.1        # Å: the tightest tether (8 Å and coarser at the default 0.5 Å)
+
+
+def polish_tether(config, resolution: float | None) -> float:
+    """The polish's tether (Å, per atom) at ``resolution``: ``config.polish_tether`` at
+    :data:`TETHER_RESOLUTION` and finer, ``x (TETHER_RESOLUTION / resolution)^2`` coarser (as the
+    map's hold on an atom weakens: the map weight and the score's curvature each fall as the
+    square of the resolution), but no tighter than :data:`TETHER_FLOOR`, so geometry can still
+    be mended.
+
+    The geometry terms (the Ramachandran prior above all) pull every atom, and what holds the
+    model where the map put it is the map and the tether. At 3 Å the map holds atoms; at 8 Å it
+    hardly can (its score changes little when an atom moves a fraction of the resolution), and a
+    0.5 Å tether let geometry alone move the true DIMS frame 0 0.49 Å C-alpha RMS (0.19 Å at 0.1 Å,
+    with the same MolProbity score; 0.31 Å in its 8 Å maps at 0.22 Å). Without a map the tether is ``config.polish_tether``.
+    """
+    if resolution is None or resolution <= TETHER_RESOLUTION:
+        return config.polish_tether
+    return max(min(config.polish_tether, TETHER_FLOOR),
+               config.polish_tether * (TETHER_RESOLUTION / resolution) ** 2)
 
 
 def polish_map_weight(config, resolution: float) -> float:

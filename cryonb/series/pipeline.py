@@ -85,6 +85,7 @@ class SeriesConfig:
     latent_noise: float = 0.02
     n_orientations: int = 48             # cached projections per map
     refine_start: bool = True
+    match_blur: bool = True              # per map, the share of the B spread that fits it (refinement.blur)
     # the series was calibrated (benchmarks/series_adk.py) with the polish's map weight at 300, before the
     # single refinement's default fell to 170 on real maps; kept until the series is measured again
     start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500, polish_map_weight=300.0))
@@ -163,6 +164,7 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     gmm = ModelGMM.from_topology(topo, topo.xyz(model), resolution, b)   # the refined start keeps these B
     scores = [MapScore(MapProjections.compute(m, resolution, config.n_orientations, config.seed + k), gmm)
               for k, m in enumerate(inputs.maps)]
+    blur_notes = _match_blur(scores, topo.xyz(model), b, resolution) if config.match_blur else []
     start, steps = _start_model(model, inputs, resolution, config, ckpt, topo, scores)
     x0 = topo.xyz(start)
     series = SeriesModel(torch.as_tensor(x0), LatentScale.fit(inputs.latents))
@@ -185,8 +187,18 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     for name, iterations, map_weight in _joint_steps(config, resolution):
         steps.append(_joint(name, iterations, map_weight, series, scores, z, topo, library, x0, config, priors,
                             resolution, ckpt, progress))
-    notes = list(topo.notes) + [n for s in steps for n in s.notes]
+    notes = list(topo.notes) + blur_notes + [n for s in steps for n in s.notes]
     return SeriesResult(series, topo, start, inputs, resolution, steps, time.perf_counter() - t0, notes)
+
+
+def _match_blur(scores: list, xyz: np.ndarray, b: np.ndarray, resolution: float) -> list[str]:
+    """Each map's share of the model's B-factor spread (:func:`~cryonb.refinement.blur.match_blur`),
+    judged with the input model; one note for all maps."""
+    from ..density.simulate import SIGMA_PER_RESOLUTION
+    from ..refinement.blur import match_blur
+    shares = [match_blur(s, xyz, b, SIGMA_PER_RESOLUTION * resolution, resolution)[0] for s in scores]
+    return [f"map blur: share of the model's B-factor spread that fits each map best: "
+            f"{', '.join(f'{v:.2g}' for v in shares)}"]
 
 
 def _plan(config: SeriesConfig, resolution: float):

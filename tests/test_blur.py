@@ -1,0 +1,65 @@
+"""The model's blur matched to each map (cryonb.refinement.blur)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cryonb.data.other_simulators import _bfactor
+from cryonb.density.simulate import SIGMA_PER_RESOLUTION, SimulationConfig, simulate_map
+from cryonb.refinement.blur import match_blur, relative_b, spread_sigma
+from cryonb.refinement.gmm import ModelGMM, b_factors
+from cryonb.refinement.map_score import MapScore
+from cryonb.refinement.pipeline import _topology_of
+from cryonb.refinement.projection import MapProjections
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+R = 6.0
+
+
+@pytest.fixture(scope="module")
+def mobile(adk_closed):
+    """AdK residues 1-60 with B-factors rising 10 -> 150 Å^2 along the chain (a mobile end)."""
+    st = adk_closed.clone()
+    chain = st[0][0]
+    for _ in range(len(chain) - 60):
+        del chain[60]
+    st.setup_entities()
+    for k, res in enumerate(chain):
+        for a in res:
+            a.b_iso = 10.0 + 140.0 * k / 59
+    topo = _topology_of(st)
+    return st, topo, topo.xyz(st), b_factors(topo, st)
+
+
+def _score(m, topo, xyz, b):
+    proj = MapProjections.compute(m, R, 24, 0)
+    return MapScore(proj, ModelGMM.from_topology(topo, xyz, R, b))
+
+
+def test_a_map_with_the_models_b_factors_keeps_their_spread_and_one_without_drops_it(mobile):
+    st, topo, xyz, b = mobile
+    with_b = simulate_map(st, SimulationConfig(resolution=R, voxel_size=1.5))
+    share, note = match_blur(_score(with_b, topo, xyz, b), xyz, b, SIGMA_PER_RESOLUTION * R, R)
+    assert share >= 0.75 and "fits the map best" in note
+    flat = st.clone()
+    for a in (a for r in flat[0][0] for a in r):
+        a.b_iso = 30.0
+    without = simulate_map(flat, SimulationConfig(resolution=R, voxel_size=1.5), like=with_b)
+    score = _score(without, topo, xyz, b)
+    share, _ = match_blur(score, xyz, b, SIGMA_PER_RESOLUTION * R, R)
+    assert share <= 0.25
+    assert np.allclose(score.sigma.numpy(), spread_sigma(SIGMA_PER_RESOLUTION * R, b, share), rtol=1e-5)
+
+
+def test_the_maps_global_b_relative_to_the_model_is_measured(mobile):
+    st, topo, xyz, b = mobile
+    m = simulate_map(st, SimulationConfig(resolution=R, voxel_size=1.5))
+    blurred = m.copy(data=_bfactor(m.data.astype(np.float64), m, 100.0))
+    import torch
+    x = torch.as_tensor(xyz)
+    values = []
+    for one in (m, blurred):
+        score = _score(one, topo, xyz, b)
+        values.append(relative_b(score, x, score.all_orientations(), R))
+    assert values[1] - values[0] == pytest.approx(100.0, abs=15.0)
