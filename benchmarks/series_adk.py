@@ -11,7 +11,7 @@ rotamers, clashes, bond RMSZ). The baseline refines each map independently (cryo
 interpolates coordinates in between. Prints the bars and writes DIR/metrics.json.
 
     python benchmarks/series_adk.py --out DIR [--simulator cryonb|gemmi|eq2] [--threads 2] [--iterations N]
-                                    [--refine-start] [--no-baseline] [--snr 1|none]
+                                    [--no-refine-start] [--no-baseline] [--snr 1|none] [--set FIELD=VALUE]
 """
 from __future__ import annotations
 
@@ -107,10 +107,12 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--iterations", type=int, help=f"each patch and the atoms stage, the residues stage "
                                                     f"{defaults.RESIDUE_FACTOR} x (default: SeriesConfig's)")
-    p.add_argument("--refine-start", action="store_true",
-                   help="refine AdK closed into the best-fitting map first (SeriesConfig's default; off here: "
-                        "the acceptance case starts from AdK closed as it is)")
+    p.add_argument("--no-refine-start", action="store_true",
+                   help="start the series from AdK closed as it is, not refined into the map it fits best "
+                        "(SeriesConfig's default, which users get)")
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a SeriesConfig field (numbers and booleans), e.g. --set fit_iterations=0")
     p.add_argument("--snr", default="1", help="noise of the maps (default 1, the acceptance case); 'none': "
                                               "noise-free, to see what the resolution alone allows")
     args = p.parse_args()
@@ -126,7 +128,8 @@ def main() -> int:
     write_model(case.model, out / "inputs" / "start.pdb")
     inputs = SeriesInputs(case.maps, case.latents, names, "file")
     given = {} if args.iterations is None else {"iterations": args.iterations, "patch_iterations": args.iterations}
-    config = SeriesConfig(threads=args.threads, refine_start=args.refine_start, **given)
+    given.update(_overrides(args.set))
+    config = SeriesConfig(threads=args.threads, refine_start=not args.no_refine_start, **given)
     t0 = time.perf_counter()
     result = refine_series(case.model, inputs, case.resolution, config, out_dir=out / "cryonb", progress=False)
     seconds = time.perf_counter() - t0
@@ -137,7 +140,7 @@ def main() -> int:
     rmsd = ca_rmsd(result.models(case.frame_latents), case.frames, ca)
     table = frames_table(result, case.frame_latents)
     write_series_outputs(result, case.frame_latents, out / "cryonb", table, {"config": config.as_dict()})
-    report = {"simulator": args.simulator, "snr": snr, "cryonb": {**summary(rmsd, table, sampled), "seconds": seconds,
+    report = {"simulator": args.simulator, "snr": snr, "overrides": args.set, "cryonb": {**summary(rmsd, table, sampled), "seconds": seconds,
                          "peak_memory_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
                          "ca_rmsd_per_frame": rmsd.tolist()}}
     report["cryonb"].update(frame0_alone(case, args.threads))
@@ -155,6 +158,18 @@ def main() -> int:
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     _print(report)
     return 0
+
+
+def _overrides(items: list[str]) -> dict:
+    """``FIELD=VALUE`` strings -> SeriesConfig keyword arguments (int, float or bool values)."""
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in SeriesConfig.__dataclass_fields__:
+            raise SystemExit(f"--set: SeriesConfig has no field {key!r}")
+        out[key] = {"true": True, "false": False}.get(value.lower()) if value.lower() in ("true", "false") \
+            else float(value) if "." in value or "e" in value.lower() else int(value)
+    return out
 
 
 def _print(report: dict) -> None:

@@ -63,3 +63,26 @@ def test_the_maps_global_b_relative_to_the_model_is_measured(mobile):
         score = _score(one, topo, xyz, b)
         values.append(relative_b(score, x, score.all_orientations(), R))
     assert values[1] - values[0] == pytest.approx(100.0, abs=15.0)
+
+
+def test_rings_are_weighed_by_their_signal_to_noise(mobile):
+    import torch
+    from cryonb.data.other_simulators import simulate_other
+    st, topo, xyz, b = mobile
+    clean = simulate_map(st, SimulationConfig(resolution=R, voxel_size=1.5))
+    noisy = simulate_other(st, clean, R, "gemmi", seed=1)
+    x = torch.as_tensor(xyz)
+    per_coefficient = []
+    for m in (clean, noisy):
+        score = _score(m, topo, xyz, b)
+        plain = float(score(x, score.all_orientations(), R))
+        w = score.weigh_rings_by_snr(x, R)
+        idx = score.rings(R).numpy()
+        assert w[idx].mean() == pytest.approx(1.0)
+        n = np.bincount(score.ring.numpy(), minlength=score.grid.n_rings)
+        per_coefficient.append(w[idx] / n[idx])
+        score.ring_weight = torch.ones(score.grid.n_rings)
+        assert float(score(x, score.all_orientations(), R)) == pytest.approx(plain, abs=1e-6)
+    # the clean map's rings are all near the clip, the noisy map's outer rings weigh far less
+    assert per_coefficient[0][-1] / per_coefficient[0][0] > 0.5
+    assert per_coefficient[1][-1] / per_coefficient[1][0] < 0.3

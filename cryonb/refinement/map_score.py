@@ -28,6 +28,7 @@ class MapScore:
         self.ring = torch.as_tensor(self.grid.ring, device=self.device)
         self.amplitude = gmm.amplitude_tensor(self.device)
         self.sigma = gmm.sigma_tensor(self.device)
+        self.ring_weight: torch.Tensor | None = None    # (n_rings,); None: every ring alike
 
     @property
     def n_orientations(self) -> int:
@@ -49,8 +50,26 @@ class MapScore:
         return frc_per_ring(model, target, self.ring, self.grid.n_rings)
 
     def __call__(self, xyz: torch.Tensor, batch: torch.Tensor, resolution: float) -> torch.Tensor:
-        frc = self.frc(xyz, batch)[..., self.rings(resolution)]
-        return 1.0 - frc.mean()
+        idx = self.rings(resolution)
+        frc = self.frc(xyz, batch)[..., idx]
+        if self.ring_weight is None:
+            return 1.0 - frc.mean()
+        w = self.ring_weight[idx].to(frc.dtype)
+        return 1.0 - (frc * w).sum(-1).mean() / w.sum()
+
+    def weigh_rings_by_snr(self, xyz: torch.Tensor, resolution: float, most: float = 0.95) -> np.ndarray:
+        """Weigh each ring by the inverse variance of its FRC's pull: ``n_k rho_k / (1 - rho_k^2)``,
+        with rho_k the FRC of model ``xyz`` in ring k over all orientations (clipped to [0.01,
+        ``most``]) and n_k the ring's coefficients; weights scaled to mean 1 over the scored rings.
+        Equal weights let the rings at the resolution, where an experimental map's signal-to-noise
+        is about 1/3, pull as hard as the clean low-resolution ones. Returns the (n_rings,) weights."""
+        with torch.no_grad():
+            rho = self.frc(xyz, self.all_orientations()).mean(0).clamp(0.01, most)
+        n = torch.bincount(self.ring, minlength=self.grid.n_rings).to(rho.dtype)
+        w = n * rho / (1 - rho ** 2)
+        idx = self.rings(resolution)
+        self.ring_weight = w / w[idx].mean()
+        return self.ring_weight.cpu().numpy()
 
     def batches(self, size: int, seed: int = 0):
         """Endless reproducible orientation batches of ``size``, each epoch a fresh permutation."""

@@ -86,6 +86,7 @@ class SeriesConfig:
     n_orientations: int = 48             # cached projections per map
     refine_start: bool = True
     match_blur: bool = True              # per map, the share of the B spread that fits it (refinement.blur)
+    weigh_rings: bool = True             # FRC rings weighed by their signal-to-noise (MapScore.weigh_rings_by_snr)
     # the series was calibrated (benchmarks/series_adk.py) with the polish's map weight at 300, before the
     # single refinement's default fell to 170 on real maps; kept until the series is measured again
     start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500, polish_map_weight=300.0))
@@ -167,6 +168,8 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     blur_notes = _match_blur(scores, topo.xyz(model), b, resolution) if config.match_blur else []
     start, steps = _start_model(model, inputs, resolution, config, ckpt, topo, scores)
     x0 = topo.xyz(start)
+    if config.weigh_rings:
+        blur_notes.append(_weigh_rings(scores, x0, resolution))
     series = SeriesModel(torch.as_tensor(x0), LatentScale.fit(inputs.latents))
     z = series.scale(inputs.latents)
     from ..priors import load_priors
@@ -192,13 +195,29 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
 
 
 def _match_blur(scores: list, xyz: np.ndarray, b: np.ndarray, resolution: float) -> list[str]:
-    """Each map's share of the model's B-factor spread (:func:`~cryonb.refinement.blur.match_blur`),
-    judged with the input model; one note for all maps."""
+    """The share of the model's B-factor spread (:func:`~cryonb.refinement.blur.match_blur`) judged
+    on the map the input model fits best, used for every map (one reconstruction pipeline made
+    them). Judged on each map alone, the maps the model does not yet fit picked 0 for the misfit,
+    not for the blur (DIMS case, gemmi's maps with B-factors: 1, 1, then 0 for the other eight)."""
     from ..density.simulate import SIGMA_PER_RESOLUTION
-    from ..refinement.blur import match_blur
-    shares = [match_blur(s, xyz, b, SIGMA_PER_RESOLUTION * resolution, resolution)[0] for s in scores]
-    return [f"map blur: share of the model's B-factor spread that fits each map best: "
-            f"{', '.join(f'{v:.2g}' for v in shares)}"]
+    from ..refinement.blur import match_blur, spread_sigma
+    k = _best_map(xyz, scores, resolution)
+    base = SIGMA_PER_RESOLUTION * resolution
+    share, note = match_blur(scores[k], xyz, b, base, resolution)
+    for s in scores:
+        s.sigma = torch.as_tensor(spread_sigma(base, b, share), device=s.device, dtype=torch.float32)
+    return [f"{note}; judged on map {k + 1} (the input model's best fit), used for all {len(scores)}"]
+
+
+def _weigh_rings(scores: list, xyz: np.ndarray, resolution: float) -> str:
+    """Weigh each map's FRC rings by their signal-to-noise as the start model sees it; one note."""
+    x = torch.as_tensor(xyz)
+    ends = []
+    for s in scores:
+        w = s.weigh_rings_by_snr(x, resolution)[s.rings(resolution).cpu().numpy()]
+        ends.append(w[-1] / w[0])
+    return (f"FRC rings weighed by signal-to-noise: the ring at {resolution:g} Å weighs "
+            f"{min(ends):.2g}-{max(ends):.2g} x the lowest scored ring")
 
 
 def _plan(config: SeriesConfig, resolution: float):
