@@ -33,6 +33,7 @@ from cryonb.density.noise import add_noise
 from cryonb.density.simulate import SimulationConfig, box_around_points, simulate_map
 from cryonb.io import set_model_xyz
 from cryonb.refinement import RefineConfig, refine
+from cryonb.superpose import rmsd
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "real_maps"
 
@@ -50,12 +51,8 @@ def run_case(name: str, start, m, resolution: float, truth, threads: int) -> dic
     r = refine(start, m, resolution, RefineConfig(threads=threads))
     ca = r.topology.atoms.names == "CA"
     truth_ca = r.topology.xyz(truth)[ca]
-
-    def rmsd(x):
-        return float(np.sqrt(((x[ca] - truth_ca) ** 2).sum(-1).mean()))
-
-    row = {"case": name, "resolution": resolution, "ca_rmsd_before": rmsd(r.start_xyz), "ca_rmsd_after": rmsd(r.xyz),
-           "ca_move": float(np.sqrt(((r.xyz[ca] - r.start_xyz[ca]) ** 2).sum(-1).mean())), "seconds": r.seconds,
+    row = {"case": name, "resolution": resolution, "ca_rmsd_before": rmsd(r.start_xyz[ca], truth_ca),
+           "ca_rmsd_after": rmsd(r.xyz[ca], truth_ca), "ca_move": rmsd(r.xyz[ca], r.start_xyz[ca]), "seconds": r.seconds,
            "steps": [s.name for s in r.steps], "blur": next((n for n in r.notes if n.startswith("map blur")), "")}
     for k in ("molprobity_score", "clashscore", "rama_outliers_pct", "bond_rmsz", "fsc_average"):
         row[k] = r.after.get(k)

@@ -39,7 +39,7 @@ from cryonb.series.outputs import (
     write_series_outputs,
 )
 from cryonb.series.pipeline import SeriesConfig, refine_series
-from cryonb.superpose import superpose
+from cryonb.superpose import rmsd, superpose
 
 BARS = {"ca_rmsd_max": 1.2, "ca_rmsd_median": 0.8, "rama_outliers_pct_max": 0.0, "clashscore_max": 3.0,
         "bond_rmsz_max": 1.0, "seconds": 900, "frame0_alone_ca_move": 0.3}
@@ -84,7 +84,7 @@ def frame0_alone(case, threads: int) -> dict:
     k = int(np.flatnonzero(case.map_frames == 0)[0])
     r = refine(st, case.maps[k], case.resolution, RefineConfig(threads=threads))
     ca = r.topology.atoms.names == "CA"
-    move = float(np.sqrt(((r.xyz[ca] - r.start_xyz[ca]) ** 2).sum(-1).mean()))
+    move = rmsd(r.xyz[ca], r.start_xyz[ca])
     return {"frame0_alone_ca_move": move, "frame0_alone_seconds": r.seconds,
             **{f"frame0_alone_{k}": r.after.get(k) for k in ("molprobity_score", "clashscore",
                                                             "rama_outliers_pct", "bond_rmsz", "fsc_average")},

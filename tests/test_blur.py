@@ -6,11 +6,12 @@ import pytest
 
 from cryonb.data.other_simulators import _bfactor
 from cryonb.density.simulate import SIGMA_PER_RESOLUTION, SimulationConfig, simulate_map
-from cryonb.refinement.blur import match_blur, relative_b, spread_sigma
-from cryonb.refinement.gmm import ModelGMM, b_factors
+from cryonb.refinement.blur import match_blur, relative_b
+from cryonb.refinement.gmm import ModelGMM, b_factors, spread_sigma
 from cryonb.refinement.map_score import MapScore
 from cryonb.refinement.pipeline import _topology_of
 from cryonb.refinement.projection import MapProjections
+from tests.models import first_residues
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,12 +21,8 @@ R = 6.0
 @pytest.fixture(scope="module")
 def mobile(adk_closed):
     """AdK residues 1-60 with B-factors rising 10 -> 150 Å^2 along the chain (a mobile end)."""
-    st = adk_closed.clone()
-    chain = st[0][0]
-    for _ in range(len(chain) - 60):
-        del chain[60]
-    st.setup_entities()
-    for k, res in enumerate(chain):
+    st = first_residues(adk_closed, 60)
+    for k, res in enumerate(st[0][0]):
         for a in res:
             a.b_iso = 10.0 + 140.0 * k / 59
     topo = _topology_of(st)

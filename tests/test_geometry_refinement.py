@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import gemmi
 import numpy as np
 import pytest
 import torch
@@ -24,15 +23,7 @@ from cryonb.validation.dihedrals import residue_torsions
 from cryonb.validation.rama import rama_classes
 from cryonb.validation.report import validate_model
 from cryonb.validation.suites import suites
-
-
-def first_residues(st: gemmi.Structure, n: int) -> gemmi.Structure:
-    out = st.clone()
-    chain = out[0][0]
-    for _ in range(len(chain) - n):
-        del chain[n]
-    out.setup_entities()
-    return out
+from tests.models import first_residues
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from cryonb.refinement.projection import (FourierGrid, MapProjections, frc_per_r
                                           random_rotations)
 from cryonb.refinement.rigid import axis_angle_to_matrix, move_groups
 from cryonb.superpose import rmsd, superpose
+from tests.models import first_residues
 
 TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
               "angle_rmsz", "molprobity_score", "fsc_average"]
@@ -43,11 +44,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def fragment(adk_closed):
     """AdK residues 1-40: the clean model, its 4 Å map (1 Å voxels) and a 0.3 Å jittered start."""
-    st = adk_closed.clone()
-    chain = st[0][0]
-    for _ in range(len(chain) - 40):
-        del chain[40]
-    st.setup_entities()
+    st = first_residues(adk_closed, 40)
     st.name = "adk40"
     m = simulate_map(st, SimulationConfig(resolution=4.0, voxel_size=1.0))
     return st, m, jitter(st, 0.3, seed=0)

@@ -22,13 +22,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .gmm import spread_sigma
+
 B_SPREAD_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def spread_sigma(base_sigma: float, b: np.ndarray, share: float) -> np.ndarray:
-    """(N,) Gaussian widths (Å): ``base_sigma`` widened by ``share`` of each B above the lowest (Å^2)."""
-    b = np.asarray(b, dtype=np.float64)
-    return np.sqrt(base_sigma ** 2 + share * (b - b.min()) / (8 * np.pi ** 2))
+def set_spread(score, base_sigma: float, b: np.ndarray, share: float) -> None:
+    """Give ``score``'s Gaussians the widths of ``share`` of the B spread (:func:`~.gmm.spread_sigma`)."""
+    score.sigma = torch.as_tensor(spread_sigma(base_sigma, b, share), device=score.device, dtype=torch.float32)
 
 
 def match_blur(score, xyz: np.ndarray, b: np.ndarray, base_sigma: float, resolution: float) -> tuple[float, str]:
@@ -39,10 +40,10 @@ def match_blur(score, xyz: np.ndarray, b: np.ndarray, base_sigma: float, resolut
     values = []
     with torch.no_grad():
         for share in B_SPREAD_SHARES:
-            score.sigma = torch.as_tensor(spread_sigma(base_sigma, b, share), device=score.device, dtype=torch.float32)
+            set_spread(score, base_sigma, b, share)
             values.append(float(score(x, every, resolution)))
         best = B_SPREAD_SHARES[int(np.argmin(values))]
-        score.sigma = torch.as_tensor(spread_sigma(base_sigma, b, best), device=score.device, dtype=torch.float32)
+        set_spread(score, base_sigma, b, best)
         rel = relative_b(score, x, every, resolution)
     spread = float(np.ptp(b)) if len(b) else 0.0
     note = (f"map blur: {best:.0%} of the model's B-factor spread ({spread:.0f} Å^2) fits the map best "

@@ -37,14 +37,20 @@ class ModelGMM:
         b = np.zeros(len(z)) if b_factors is None else np.asarray(b_factors, dtype=np.float64)
         if b.shape != z.shape or not np.all(np.isfinite(b)):
             raise ValueError(f"b_factors: expected {len(z)} finite values, got shape {b.shape}")
-        var = (SIGMA_PER_RESOLUTION * resolution) ** 2 + (b - b.min()) / (8 * np.pi ** 2)
-        return cls(np.asarray(xyz, dtype=np.float64).copy(), z, np.sqrt(var))
+        return cls(np.asarray(xyz, dtype=np.float64).copy(), z, spread_sigma(SIGMA_PER_RESOLUTION * resolution, b))
 
     def amplitude_tensor(self, device="cpu", dtype=torch.float32) -> torch.Tensor:
         return torch.as_tensor(self.amplitude, device=device, dtype=dtype)
 
     def sigma_tensor(self, device="cpu", dtype=torch.float32) -> torch.Tensor:
         return torch.as_tensor(self.sigma, device=device, dtype=dtype)
+
+
+def spread_sigma(base_sigma: float, b: np.ndarray, share: float = 1.0) -> np.ndarray:
+    """(N,) Gaussian widths (Å): ``base_sigma`` widened by ``share`` of each B above the lowest
+    (Å^2), ``sigma^2 = base^2 + share (B - B_min) / 8 pi^2``."""
+    b = np.asarray(b, dtype=np.float64)
+    return np.sqrt(base_sigma ** 2 + share * (b - b.min()) / (8 * np.pi ** 2))
 
 
 def electron_amplitudes(elements) -> np.ndarray:

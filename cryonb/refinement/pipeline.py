@@ -37,6 +37,7 @@ from ..geometry.linking import CIS_GENERAL
 from ..geometry.topology import build_topology
 from ..io import model_xyz
 from ..maps import Map, check_map_for_model
+from ..superpose import rmsd
 from ..density.simulate import SIGMA_PER_RESOLUTION
 from .blur import match_blur
 from .gmm import ModelGMM, b_factors, occupancies
@@ -224,7 +225,7 @@ def keep_if_map_agrees(step, ctx, x: np.ndarray):
         after = float(score(torch.as_tensor(step.xyz), every, ctx.resolution))
     if after <= before:
         return step
-    shift = float(np.sqrt(((step.xyz - x) ** 2).sum(1).mean()))
+    shift = rmsd(step.xyz, x)
     note = (f"{step.name}: undone: its {shift:.2f} Å RMS move fits the map worse at {ctx.resolution:g} Å "
             f"(1 - FRC {before:.3f} -> {after:.3f}); it followed density the model does not explain")
     return replace(step, xyz=np.array(x, copy=True), notes=list(step.notes) + [note])
@@ -238,7 +239,7 @@ def keep_model_in_place(step, config: RefineConfig, x: np.ndarray):
     map; a noise-free map moved it 0.01 Å. ``step`` otherwise unchanged."""
     if step.name != "patches_coarse" or not _judged_in_place(config):
         return step
-    shift = float(np.sqrt(((step.xyz - x) ** 2).sum(1).mean()))
+    shift = rmsd(step.xyz, x)
     if shift >= IN_PLACE:
         return step
     note = (f"patches_coarse: undone: its {shift:.2f} Å RMS move (< {IN_PLACE} Å) is within what the map's noise "
@@ -263,7 +264,7 @@ def coarse_shift(steps: list, x0: np.ndarray) -> float | None:
     if UNDONE_SHIFT in steps[k].history:
         return float(steps[k].history[UNDONE_SHIFT][0])
     start = x0 if k == 0 else steps[k - 1].xyz
-    return float(np.sqrt(((steps[k].xyz - start) ** 2).sum(1).mean()))
+    return rmsd(steps[k].xyz, start)
 
 
 def _tether_uncovered(ctx, steps: list, x0: np.ndarray, x: np.ndarray) -> list[str]:

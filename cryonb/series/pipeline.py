@@ -85,7 +85,7 @@ class SeriesConfig:
     latent_noise: float = 0.02
     n_orientations: int = 48             # cached projections per map
     refine_start: bool = True
-    match_blur: bool = True              # per map, the share of the B spread that fits it (refinement.blur)
+    match_blur: bool = True              # the share of the B spread that fits the best-fitting map, for all maps
     weigh_rings: bool = True             # FRC rings weighed by their signal-to-noise (MapScore.weigh_rings_by_snr)
     # the series was calibrated (benchmarks/series_adk.py) with the polish's map weight at 300, before the
     # single refinement's default fell to 170 on real maps; kept until the series is measured again
@@ -200,12 +200,12 @@ def _match_blur(scores: list, xyz: np.ndarray, b: np.ndarray, resolution: float)
     them). Judged on each map alone, the maps the model does not yet fit picked 0 for the misfit,
     not for the blur (DIMS case, gemmi's maps with B-factors: 1, 1, then 0 for the other eight)."""
     from ..density.simulate import SIGMA_PER_RESOLUTION
-    from ..refinement.blur import match_blur, spread_sigma
+    from ..refinement.blur import match_blur, set_spread
     k = _best_map(xyz, scores, resolution)
     base = SIGMA_PER_RESOLUTION * resolution
     share, note = match_blur(scores[k], xyz, b, base, resolution)
     for s in scores:
-        s.sigma = torch.as_tensor(spread_sigma(base, b, share), device=s.device, dtype=torch.float32)
+        set_spread(s, base, b, share)
     return [f"{note}; judged on map {k + 1} (the input model's best fit), used for all {len(scores)}"]
 
 
