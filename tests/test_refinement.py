@@ -26,6 +26,7 @@ from cryonb.io import model_xyz, read_map, set_model_xyz, write_map, write_model
 from cryonb.perturb import jitter
 from cryonb.refinement import RefineConfig, StageConfig, refine, steps
 from cryonb.refinement.gmm import ModelGMM
+from cryonb.runs import load_run
 from cryonb.refinement.pipeline import plan_steps
 from cryonb.refinement.patches import atom_groups, kmeans_patches
 from cryonb.refinement.projection import (FourierGrid, MapProjections, frc_per_ring, gmm_projections,
@@ -336,14 +337,17 @@ def test_refine_command_writes_a_run_folder_and_resumes(fragment, tmp_path, caps
     monkeypatch.setattr(steps, "run_step", interrupted)
     assert cli.main(argv) == 130 and "--resume" in capsys.readouterr().err
     assert not (run / "refined.cif").exists()
+    stopped = load_run(run)
+    assert stopped.state == "failed" and stopped.status["error"] == "interrupted" and not stopped.metrics
     assert cli.main(["refine", "--resume", str(run)]) == 0          # other options from arguments.json
     assert calls == ["patches", "residues", "atoms", "atoms", "polish"]
     out = capsys.readouterr().out
     assert "bond_rmsz" in out and "fsc_average" in out
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert {"input", "output", "steps", "config", "seconds", "model", "map", "resolution"} <= set(metrics)
-    assert [s["name"] for s in metrics["steps"]] == ["patches", "residues", "atoms", "polish"]
-    assert metrics["output"]["bond_rmsz"] < metrics["input"]["bond_rmsz"]
+    record = load_run(run)
+    assert record.ok and record.config["pipeline"] == "refine" and record.config["threads"] == 1
+    assert record.config["parameters"]["model"] == str(model.resolve()) and record.config["device"] == "cpu"
+    assert [s["name"] for s in record.steps["steps"]] == ["patches", "residues", "atoms", "polish"]
+    assert record.metrics["bond_rmsz"] < record.metrics["bond_rmsz_input"]
     assert set(json.loads((run / "history.json").read_text())) == {"patches", "residues", "atoms", "polish"}
     assert sorted(p.name for p in (run / "stages").iterdir()) == [
         "0_patches.cif", "1_residues.cif", "2_atoms.cif", "3_polish.cif"]

@@ -71,8 +71,8 @@ def test_step_rows_and_tables(fake_result, adk_closed):
     assert "CA RMSD" not in figures.format_steps(figures.step_rows(result, start))
 
     cmp = figures.compare(result.before, result.after, {"C-alpha RMSD (Å)": (3.0, 0.0)})
-    assert [c[0] for c in cmp] == ["C-alpha RMSD (Å)", "model-map FSC average", "MolProbity score",
-                                   "clashscore", "C-beta deviations"]
+    assert [c[0] for c in cmp] == ["C-alpha RMSD (Å)", "Model-map FSC average", "MolProbity score",
+                                   "Clashscore", "C-beta deviations > 0.25 Å"]
     table = figures.format_table(cmp, ["metric", "input", "refined"])
     lines = table.splitlines()
     assert len(lines) == 2 + len(cmp) and len({len(line) for line in lines}) == 1

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import pickle
 
 import gemmi
@@ -14,6 +13,7 @@ from cryonb.data.series_cases import dims_frames_on_core
 from cryonb.density import SimulationConfig, simulate_map
 from cryonb.density.simulate import box_around_points
 from cryonb.io import read_map, set_model_xyz, write_map, write_model
+from cryonb.runs import load_run
 from cryonb.series.baseline import interpolate_models
 from cryonb.validation.report import validate_model
 
@@ -62,9 +62,13 @@ def test_series_command_runs_a_cryodrgn_style_input_end_to_end_and_resumes(cryod
     closed_in_open = validate_model(gemmi.read_structure(str(root / "closed.pdb")),
                                     read_map(root / "vols" / "vol_002.mrc"), 8.0).fsc.average(8.0)
     assert float(rows[0]["fsc_average"]) > closed_in_open + 0.05
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["frames"] == 5 and metrics["latent_source"] == "cryodrgn"
-    assert [s["name"] for s in metrics["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "fit", "smooth"]
+    record = load_run(run)
+    assert record.ok and record.config["pipeline"] == "series" and record.config["inputs"]["latent_source"] == "cryodrgn"
+    assert record.metrics["frames"] == 5 and record.config["parameters"]["resolution"] == 8
+    assert record.metrics["clashscore"] == max(float(r["clashscore"]) for r in rows)
+    assert record.metrics["fsc_average"] == min(float(r["fsc_average"]) for r in rows if r["map"])
+    assert [s["name"] for s in record.steps["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "fit",
+                                                          "smooth"]
     assert stamp == {p: p.read_bytes() for p in stamp}                           # inputs untouched
     first = np.array([c.atom.pos.tolist() for c in series[2].all()])
     (run / "series.cif").unlink()

@@ -10,7 +10,8 @@ import pytest
 from cryonb import data, density
 from cryonb.io import write_map, write_model
 from cryonb.perturb import jitter
-from cryonb.validation.report import HEADLINE, MAP_KEYS, molprobity_score, validate_model
+from cryonb.validation.headline import KEYS, OPTIONAL_PREFIXES
+from cryonb.validation.report import molprobity_score, validate_model
 
 GEOMETRY = ["bond_rmsz", "angle_rmsz", "bond_outliers_z4", "angle_outliers_z4", "cbeta_deviations",
             "clashscore", "rama_outliers_pct", "rotamer_outliers_pct", "molprobity_score"]
@@ -80,8 +81,8 @@ def test_cli_writes_json_with_required_keys(adk_closed, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Clashscore" in proc.stdout and "Q-score" in proc.stdout
     report = json.loads(out.read_text())
-    for key in HEADLINE + MAP_KEYS:
-        assert (report[key] is None) == key.startswith("ligand_"), key   # AdK has no ligand
+    for key in KEYS + ["n_residues", "n_atoms"]:
+        assert (report[key] is None) == key.startswith(OPTIONAL_PREFIXES), key   # AdK: no ligand, no RNA
     assert abs(report["fsc05_resolution"] - 4.0) < 0.6
     assert report["cc_mask"] > 0.8 and 0.2 < report["qscore"] < 1
     assert len(report["residues"]) == 214 and "qscore" in report["residues"][0]

@@ -5,7 +5,9 @@ unless --stages asks for it; a rotamer rebuild comes before it at 3.5 Å and bet
 of the coordinates against map and geometry. Everything goes into the run folder DIR:
 
   refined.cif, refined.pdb    the refined model (the inputs are never modified)
-  metrics.json                validation of input and output, per-step summary, settings
+  config.json, status.json,   the run record (cryonb.runs; `cryonb.runs.load_run(DIR)` reads it):
+  metrics.json, steps.json    settings and versions, running/ok/failed, the headline metrics of
+                              output and input (<key>, <key>_input), what each step did
   history.json                loss curves of every step
   stages/<k>_<step>.cif       the model as it left each step
   checkpoints/                one file per finished step; --resume continues from the last one
@@ -26,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import CryonbError
+from ..validation.headline import KEYS
 from . import (
     check_folder_writable,
     fmt_value,
@@ -34,9 +37,6 @@ from . import (
     saved_arguments,
 )
 
-TABLE_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
-              "angle_rmsz", "cbeta_deviations", "n_twisted", "n_cis_general", "ligand_bond_rmsz",
-              "ligand_angle_rmsz", "molprobity_score", "fsc_average", "cc_mask", "qscore"]
 # options that default to None on the command line, so a resume can tell what was given
 DEFAULTS = {"map": None, "resolution": None, "device": "auto", "seed": 0, "threads": None,
             "iterations": None, "stages": "auto", "patches": 64, "polish_steps": 1000,
@@ -88,18 +88,20 @@ def main(args: argparse.Namespace) -> int:
     if m is not None:   # before torch is loaded
         check_map_for_model(model_xyz(st), m, args.resolution, args.model)
     from ..refinement import refine
-    from ..runs import write_json
+    from ..runs import write_json, write_parameters
     config = _config(args)
     lock_run_folder(out)
     if not resume:
-        write_json({k: _absolute(k, getattr(args, k)) for k in SAVED}, out / "arguments.json")
+        given = {k: _absolute(k, getattr(args, k)) for k in SAVED}
+        write_json(given, out / "arguments.json")
+        write_parameters(out, given)
     try:
         result = refine(st, m, args.resolution, config, out_dir=out, resume=resume, progress=True)
     except KeyboardInterrupt:
         print(f"cryonb refine: interrupted; finished steps are kept in {out / 'checkpoints'}: "
               f"continue with `cryonb refine --resume {out}`", file=sys.stderr)
         return 130
-    _write_outputs(result, args, config, out)
+    _write_outputs(result, out)
     print(format_notes(result.notes))
     print(format_table(result.before, result.after))
     for finding in result.harm:
@@ -188,8 +190,9 @@ def _config(args: argparse.Namespace):
                         threads=args.threads, **stages)
 
 
-def _write_outputs(result, args: argparse.Namespace, config, out: Path) -> None:
-    """refined.cif/.pdb, stages/<k>_<step>.cif, metrics.json and history.json, each atomically."""
+def _write_outputs(result, out: Path) -> None:
+    """refined.cif/.pdb, stages/<k>_<step>.cif and history.json, each atomically (refine() wrote
+    the run record)."""
     from ..io import write_model
     from ..runs import write_json
 
@@ -197,13 +200,6 @@ def _write_outputs(result, args: argparse.Namespace, config, out: Path) -> None:
     write_model(result.structure, out / "refined.pdb")
     for k, step in enumerate(result.steps):
         write_model(result.stage_model(step.name), out / "stages" / f"{k}_{step.name}.cif")
-    steps = [{"name": s.name, "seconds": s.seconds, "geometry_weight": s.geometry_weight, "notes": s.notes,
-              "final": {key: values[-1] for key, values in s.history.items() if values}}
-             for s in result.steps]
-    write_json({"model": args.model, "map": args.map, "resolution": args.resolution,
-                "config": config.as_dict(), "seconds": result.seconds, "input": result.before,
-                "output": result.after, "harm": result.harm, "steps": steps, "notes": result.notes},
-               out / "metrics.json")
     write_json({s.name: s.history for s in result.steps}, out / "history.json")
 
 
@@ -215,14 +211,14 @@ def format_notes(notes: list[str], limit: int = 12) -> str:
     notes = sorted(notes, key=lambda n: bool(per_residue.match(n)))
     lines = [f"note: {n}" for n in notes[:limit]]
     if len(notes) > limit:
-        lines.append(f"note: ... {len(notes) - limit} more in metrics.json")
+        lines.append(f"note: ... {len(notes) - limit} more in steps.json")
     return "\n".join(lines)
 
 
 def format_table(before: dict, after: dict) -> str:
     """Before/after rows of the headline validation keys present in either summary."""
     lines = [f"{'metric':<22} {'input':>10} {'output':>10}"]
-    for key in TABLE_KEYS:
+    for key in KEYS:
         if (before.get(key) is not None) or (after.get(key) is not None):
             lines.append(f"{key:<22} {fmt_value(before.get(key)):>10} {fmt_value(after.get(key)):>10}")
     return "\n".join(lines)

@@ -42,7 +42,8 @@ def main(args: argparse.Namespace) -> int:
     require_polymer(st, args.model)
     library = RestraintLibrary(args.monomer_library)
     from ..refinement import GeometryRefineConfig, refine_geometry
-    from ..validation.report import HEADLINE, validate_model
+    from ..validation.headline import MODEL_KEYS
+    from ..validation.report import validate_model
     config = GeometryRefineConfig(steps=args.steps, tether_sigma=args.tether)
     result = refine_geometry(st, config, library, progress=True)
     write_model(result.structure, args.out)
@@ -51,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         before = validate_model(st, library=library).summary
         after = validate_model(result.structure, library=library).summary
-        for key in HEADLINE:
+        for key in MODEL_KEYS:
             print(f"  {key:<22} {fmt_value(before.get(key)):>10} -> {fmt_value(after.get(key)):>10}")
         write_json({"model": args.model, "out": args.out, "config": config.as_dict(),
                     "seconds": result.seconds, "input": before, "output": after,

@@ -7,7 +7,9 @@ starts from --model refined into the map it fits best. Everything goes into the 
   series.cif, series.pdb   one model per latent of --eval-latent (default: the maps' latents)
   frames.csv               per frame: Ramachandran, rotamer, clash, bond/angle RMSZ, MolProbity,
                            and model-map FSC where a map sits at that latent
-  metrics.json             summary over frames, steps, settings
+  config.json, status.json the run record (cryonb.runs; `cryonb.runs.load_run(DIR)` reads it):
+  metrics.json, steps.json settings and versions, running/ok/failed, the worst (<key>) and median
+                           (<key>_median) of each headline metric over the frames, the steps
   checkpoints/             decoder weights per finished step; --resume DIR continues
 
 Example: cryonb series --maps vols/ --latent z_values.txt --model start.cif --resolution 6 --out s1
@@ -85,8 +87,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def _run(args, out: Path, resume: bool, model, inputs, evaluate) -> int:
     """Lock the run folder, save the arguments, refine the series and write its outputs."""
-    from ..runs import write_json
-    from ..series.outputs import frames_table, write_series_outputs
+    from ..runs import write_json, write_parameters
     from ..series.pipeline import SeriesConfig, refine_series
 
     given = {"iterations": args.iterations, "patch_iterations": args.iterations,
@@ -95,18 +96,16 @@ def _run(args, out: Path, resume: bool, model, inputs, evaluate) -> int:
                           **{k: v for k, v in given.items() if v is not None})
     lock_run_folder(out)
     if not resume:
-        write_json({k: _absolute(getattr(args, k)) if k in PATHS else getattr(args, k) for k in SAVED},
-                   out / "arguments.json")
+        given = {k: _absolute(getattr(args, k)) if k in PATHS else getattr(args, k) for k in SAVED}
+        write_json(given, out / "arguments.json")
+        write_parameters(out, given)
     try:
-        result = refine_series(model, inputs, args.resolution, config, out, resume, True)
+        result = refine_series(model, inputs, args.resolution, config, out, resume, True, evaluate)
     except KeyboardInterrupt:
         print(f"cryonb series: interrupted; continue with `cryonb series --resume {out}`", file=sys.stderr)
         return 130
-    table = frames_table(result, evaluate, progress=True)
-    write_series_outputs(result, evaluate, out, table, {"config": config.as_dict(), "maps": inputs.names,
-                                                        "latent_source": inputs.latent_source})
-    print(f"wrote {out / 'series.cif'} ({len(table)} models), {out / 'frames.csv'} and {out / 'metrics.json'} "
-          f"({result.seconds:.0f} s)")
+    print(f"wrote {out / 'series.cif'} ({len(result.table)} models), {out / 'frames.csv'} and the run record "
+          f"({out / 'metrics.json'}; {result.seconds:.0f} s)")
     return 0
 
 

@@ -16,28 +16,8 @@ from ..geometry.library import RestraintLibrary
 from ..io import model_xyz, read_map, require_polymer
 from ..maps import check_overlap, check_resolution, require_density
 from ..runs import write_json
+from ..validation.headline import HEADLINE, OPTIONAL_PREFIXES
 from . import check_output, check_positive, read_first_model
-
-# (key, label, format, MolProbity's goal)
-ROWS = [("rama_favored_pct", "Ramachandran favoured", "{:.2f} %", "> 98 %"),
-        ("rama_outliers_pct", "Ramachandran outliers", "{:.2f} %", "< 0.05 %"),
-        ("rotamer_outliers_pct", "Rotamer outliers", "{:.2f} %", "< 0.3 %"),
-        ("clashscore", "Clashscore", "{:.2f}", ""),
-        ("bond_rmsz", "Bond RMSZ", "{:.3f}", ""),
-        ("angle_rmsz", "Angle RMSZ", "{:.3f}", ""),
-        ("bond_outliers_z5", "Bonds |Z| > 5", "{:d}", "0"),
-        ("angle_outliers_z5", "Angles |Z| > 5", "{:d}", "0"),
-        ("cbeta_deviations", "C-beta deviations > 0.25 Å", "{:d}", "0"),
-        ("n_cis_general", "Cis non-proline peptides", "{:d}", ""),
-        ("n_twisted", "Twisted peptides", "{:d}", "0"),
-        ("ligand_bond_rmsz", "Ligand bond RMSZ", "{:.3f}", ""),
-        ("ligand_angle_rmsz", "Ligand angle RMSZ", "{:.3f}", ""),
-        ("molprobity_score", "MolProbity score", "{:.2f}", ""),
-        ("rna_suiteness", "RNA suiteness", "{:.3f}", ""),
-        ("fsc05_resolution", "Model-map FSC=0.5", "{:.2f} Å", ""),
-        ("cc_mask", "CC_mask", "{:.3f}", ""),
-        ("qscore", "Q-score", "{:.3f}", "")]
-
 
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model (PDB or mmCIF)")
@@ -75,14 +55,14 @@ def format_table(report) -> str:
     s = report.summary
     lines = [f"{s['n_residues']} residues, {s['n_atoms']} atoms ({s['n_atoms_with_h']} with riding hydrogens)",
              f"{'metric':<28} {'value':>12}  {'goal':<8}"]
-    for key, label, fmt, goal in ROWS:
-        if key not in s and key not in report.unavailable:
+    for metric in HEADLINE:
+        if metric.key not in s and metric.key not in report.unavailable:
             continue
-        value = s.get(key)
-        if value is None and key.startswith("ligand_"):
-            continue   # no ligands
-        text = fmt.format(value) if value is not None else "n/a"
-        lines.append(f"{label:<28} {text:>12}  {goal:<8}")
+        value = s.get(metric.key)
+        if value is None and metric.key.startswith(OPTIONAL_PREFIXES):
+            continue   # no ligands / no RNA
+        text = metric.fmt.format(value) if value is not None else "n/a"
+        lines.append(f"{metric.label:<28} {text:>12}  {metric.goal:<8}")
     for key, label in (("twisted_residues", "twisted"), ("cis_general_residues", "cis non-proline")):
         if s.get(key):
             lines.append(f"{label} peptides (residue after the peptide): {', '.join(s[key])}")

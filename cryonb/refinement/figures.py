@@ -16,25 +16,7 @@ import numpy as np
 from ..density.fsc import FSCCurve
 from ..io import calpha
 from ..plots import plot_fsc
-
-# validation summary keys shown before/after, with a label and whether higher is better
-COMPARED = [("fsc_average", "model-map FSC average", True),
-            ("fsc05_resolution", "model-map FSC=0.5 (Å)", False),
-            ("cc_mask", "CC_mask", True),
-            ("qscore", "Q-score", True),
-            ("molprobity_score", "MolProbity score", False),
-            ("clashscore", "clashscore", False),
-            ("rama_favored_pct", "Ramachandran favoured %", True),
-            ("rama_outliers_pct", "Ramachandran outliers %", False),
-            ("rotamer_outliers_pct", "rotamer outliers %", False),
-            ("cbeta_deviations", "C-beta deviations", False),
-            ("n_twisted", "twisted peptides", False),
-            ("n_cis_general", "cis non-proline peptides", False),
-            ("bond_rmsz", "bond RMSZ", False),
-            ("angle_rmsz", "angle RMSZ", False),
-            ("ligand_bond_rmsz", "ligand bond RMSZ", False),
-            ("ligand_angle_rmsz", "ligand angle RMSZ", False)]
-
+from ..validation.headline import HEADLINE
 
 # ----------------------------------------------------------------------------- C-alpha atoms
 def matched_calpha(a: gemmi.Structure, b: gemmi.Structure
@@ -92,8 +74,13 @@ def compare(before: dict, after: dict, extra: dict[str, tuple[float, float]] | N
             ) -> list[tuple[str, object, object]]:
     """(label, before, after) for the validation keys present in both summaries, ``extra`` first."""
     rows = [(label, b, a) for label, (b, a) in (extra or {}).items()]
-    rows += [(label, before[k], after[k]) for k, label, _ in COMPARED if _both(before, after, k)]
+    rows += [(label, before[k], after[k]) for k, label in _compared() if _both(before, after, k)]
     return rows
+
+
+def _compared() -> list[tuple[str, str]]:
+    """(key, label) of the headline metrics, in the table's order."""
+    return [(m.key, m.label) for m in HEADLINE]
 
 
 def _both(before: dict, after: dict, key: str) -> bool:
@@ -130,7 +117,7 @@ def flat_metrics(before: dict, after: dict, extra: dict[str, tuple[float, float]
     """``<key>_before`` / ``<key>_after`` for the compared keys (and ``extra``), JSON-ready."""
     out = {}
     pairs = dict(extra or {})
-    pairs.update({k: (before[k], after[k]) for k, _, _ in COMPARED if _both(before, after, k)})
+    pairs.update({k: (before[k], after[k]) for k, _ in _compared() if _both(before, after, k)})
     for k, (b, a) in pairs.items():
         out[f"{k}_before"], out[f"{k}_after"] = _json_number(b), _json_number(a)
     return out

@@ -36,6 +36,7 @@ from ..geometry.loss import GeometryWeights
 from ..geometry.linking import CIS_GENERAL
 from ..geometry.topology import build_topology
 from ..io import model_xyz
+from ..runs import finish_run, recorded
 from ..maps import Map, check_map_for_model
 from ..superpose import rmsd
 from ..density.simulate import SIGMA_PER_RESOLUTION
@@ -44,6 +45,7 @@ from .gmm import ModelGMM, b_factors, occupancies
 from .coverage import tether_without_map
 from .map_score import MapScore
 from .projection import MapProjections
+from .record import refine_inputs, refine_metrics, step_records
 from .stages import StageConfig, StageResult
 
 
@@ -371,12 +373,24 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
     """Refine model 1 of ``model`` into map ``m`` at ``resolution`` Å; returns a refined copy.
 
     ``m=None`` runs geometry-only refinement. With ``out_dir``, each finished step is
-    checkpointed there; ``resume=True`` continues from the last finished step. The input
+    checkpointed there, ``resume=True`` continues from the last finished step, and the run
+    record (:mod:`cryonb.runs`: config, status, metrics, steps) is written there. The input
     structure and map are never modified.
     """
+    config = config or RefineConfig()
+    if out_dir is None:
+        return _refine(model, m, resolution, config, None, resume, progress, validate)
+    inputs = refine_inputs(model, m, resolution, sum(1 for _ in model[0].all()))
+    with recorded(out_dir, "refine", config.as_dict(), inputs=inputs, device=str(resolve_device(config.device)),
+                  seed=config.seed, threads=config.threads) as folder:
+        result = _refine(model, m, resolution, config, out_dir, resume, progress, validate)
+        finish_run(folder, refine_metrics(result), step_records(result.steps), result.notes)
+    return result
+
+
+def _refine(model, m, resolution, config: RefineConfig, out_dir, resume, progress, validate) -> RefineResult:
     from .steps import run_step
 
-    config = config or RefineConfig()
     t0 = time.perf_counter()
     previous_threads = torch.get_num_threads()
     if config.threads:

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_path
+from .. import runs
 from ..io import write_model
+from ..validation.headline import MODEL_KEYS
 
-FRAME_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
-              "angle_rmsz", "molprobity_score"]
+FRAME_KEYS = MODEL_KEYS   # validated at every frame; fsc_average too where a map sits
 
 
 def map_of_each_latent(latents: np.ndarray, map_latents: np.ndarray, tol: float = 1e-6) -> list[int | None]:
@@ -45,7 +45,7 @@ def frames_table(result, latents: np.ndarray, progress: bool = False, xyz: np.nd
         report = validate_model(frame, m, result.resolution if m is not None else None)
         row = {"frame": k, **{f"latent_{i}": float(v) for i, v in enumerate(latents[k])},
                "map": result.inputs.names[which[k]] if m is not None else ""}
-        row.update({key: float(report.summary[key]) for key in FRAME_KEYS})
+        row.update({key: _number(report.summary.get(key)) for key in FRAME_KEYS})
         row["fsc_average"] = float(report.fsc.average(result.resolution)) if m is not None else float("nan")
         table.append(row)
     return table
@@ -78,16 +78,33 @@ def write_frames_csv(table: list[dict], path: Path) -> None:
         writer.writerows(table)
 
 
-def write_series_outputs(result, latents: np.ndarray, out: Path, table: list[dict], extra: dict) -> None:
-    """``series.cif``/``series.pdb`` (one model per latent), ``frames.csv`` and ``metrics.json``."""
+def _number(value) -> float:
+    """A table cell: the value as float, nan for a metric that does not apply (no ligand, no RNA)."""
+    return float("nan") if value is None else float(value)
+
+
+def series_inputs(inputs, resolution: float) -> dict:
+    """``inputs`` of a series run's config.json: the maps (names, box, voxel) and their latents."""
+    m = inputs.maps[0]
+    return {"maps": list(inputs.names), "latents": np.asarray(inputs.latents).tolist(),
+            "latent_source": inputs.latent_source, "resolution": resolution,
+            "shape": list(m.data.shape), "voxel_size": [float(v) for v in m.voxel_size]}
+
+
+def series_metrics(result) -> dict:
+    """Flat metrics of a series run: worst (``<key>``) and median (``<key>_median``) of every
+    headline metric over the validated frames, the frame count and seconds."""
+    rows = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+            for row in result.table]
+    return {"seconds": result.seconds, "frames": len(rows), "maps": len(result.inputs.maps),
+            **runs.headline_over_frames(rows)}
+
+
+def write_series_outputs(result, latents: np.ndarray, out: Path, table: list[dict]) -> None:
+    """``series.cif``/``series.pdb`` (one model per latent) and ``frames.csv``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     traj = result.trajectory(latents)
     write_model(traj, out / "series.cif")
     write_model(traj, out / "series.pdb")
     write_frames_csv(table, out / "frames.csv")
-    metrics = {"frames": len(table), "summary": summarise(table), "seconds": result.seconds,
-               "steps": [{"name": s.name, "seconds": s.seconds, "notes": s.notes} for s in result.steps],
-               "notes": result.notes, **extra}
-    with atomic_path(out / "metrics.json") as tmp:
-        Path(tmp).write_text(json.dumps(metrics, indent=2, default=str))

@@ -35,9 +35,12 @@ from ..refinement.gmm import ModelGMM, b_factors
 from ..refinement.map_score import MapScore
 from ..refinement.pipeline import POLISH_WEIGHTS, RefineConfig, _topology_of, check_inputs, fingerprint
 from ..refinement.projection import MapProjections
+from ..refinement.record import step_records
+from ..runs import finish_run, recorded
 from ..refinement.stages import StageConfig, StageResult, geometry_loss
 from . import defaults
 from .inputs import SeriesInputs
+from .outputs import frames_table, series_inputs, series_metrics, write_series_outputs
 from .model import LatentScale, SeriesModel
 from .train import SERIES_GEOMETRY_TERMS, SeriesObjective, smooth_series, train_series_stage
 
@@ -84,6 +87,7 @@ class SeriesConfig:
     smooth_grid: int = 128               # points of that grid
     latent_noise: float = 0.02
     n_orientations: int = 48             # cached projections per map
+    fourier_period: float = 2.0          # ring sampling of the cached projections (MapProjections.compute)
     refine_start: bool = True
     match_blur: bool = True              # the share of the B spread that fits the best-fitting map, for all maps
     weigh_rings: bool = True             # FRC rings weighed by their signal-to-noise (MapScore.weigh_rings_by_snr)
@@ -112,6 +116,7 @@ class SeriesResult:
     steps: list[StageResult]
     seconds: float
     notes: list[str]
+    table: list[dict] | None = None      # per-frame validation (series.outputs.frames_table), run folders only
 
     def models(self, latents) -> np.ndarray:
         """Coordinates (K, N, 3) Å at latents (K, d) in the inputs' units."""
@@ -141,9 +146,29 @@ def _heavy_frames(result: SeriesResult, xyz: np.ndarray) -> np.ndarray:
 
 def refine_series(model: gemmi.Structure, inputs: SeriesInputs, resolution: float,
                   config: SeriesConfig | None = None, out_dir: str | Path | None = None,
-                  resume: bool = False, progress: bool = False) -> SeriesResult:
-    """Train a model series on ``inputs`` (maps + latents) from ``model``; inputs are untouched."""
+                  resume: bool = False, progress: bool = False, evaluate: np.ndarray | None = None
+                  ) -> SeriesResult:
+    """Train a model series on ``inputs`` (maps + latents) from ``model``; inputs are untouched.
+
+    With ``out_dir``: checkpoints there (``resume=True`` continues), the models at the latents
+    ``evaluate`` (K, d) (default: the maps') validated into ``result.table`` and written
+    (:func:`~.outputs.write_series_outputs`), and the run record (:mod:`cryonb.runs`).
+    """
     config = config or SeriesConfig()
+    if out_dir is None:
+        return _timed_series(model, inputs, resolution, config, None, resume, progress)
+    record = {"inputs": series_inputs(inputs, resolution), "device": "cpu", "seed": config.seed,
+              "threads": config.threads}
+    with recorded(out_dir, "series", config.as_dict(), **record) as folder:
+        result = _timed_series(model, inputs, resolution, config, out_dir, resume, progress)
+        latents = inputs.latents if evaluate is None else np.asarray(evaluate, dtype=np.float64)
+        result.table = frames_table(result, latents, progress=progress)
+        write_series_outputs(result, latents, folder, result.table)
+        finish_run(folder, series_metrics(result), step_records(result.steps), result.notes)
+    return result
+
+
+def _timed_series(model, inputs, resolution, config, out_dir, resume, progress) -> SeriesResult:
     t0, previous = time.perf_counter(), torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -163,7 +188,8 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     key = fingerprint(topo.xyz(model), inputs.maps, resolution, config, b, inputs.latents)
     ckpt = SeriesCheckpoints(Path(out_dir) / "checkpoints" if out_dir else None, key, resume)
     gmm = ModelGMM.from_topology(topo, topo.xyz(model), resolution, b)   # the refined start keeps these B
-    scores = [MapScore(MapProjections.compute(m, resolution, config.n_orientations, config.seed + k), gmm)
+    scores = [MapScore(MapProjections.compute(m, resolution, config.n_orientations, config.seed + k,
+                                              period=config.fourier_period), gmm)
               for k, m in enumerate(inputs.maps)]
     blur_notes = _match_blur(scores, topo.xyz(model), b, resolution) if config.match_blur else []
     start, steps = _start_model(model, inputs, resolution, config, ckpt, topo, scores)

@@ -339,6 +339,7 @@ def map_fit_metrics(st: gemmi.Structure, m: Map, resolution: float) -> dict:
     heavy_atoms(st)                       # empty-model check before any map work
     curve: FSCCurve = model_map_fsc(st, m)
     q = qscore(st, m)
-    return {"fsc05_resolution": curve.resolution(0.5), "cc_mask": cc_mask(st, m, resolution),
+    return {"fsc05_resolution": curve.resolution(0.5), "fsc_average": float(curve.average(resolution)),
+            "cc_mask": cc_mask(st, m, resolution),
             "qscore": q.overall, "fsc_curve": curve, "qscore_residues": q.residues,
             "qscore_result": q}

@@ -1,7 +1,7 @@
 """One validation report: MolProbity metrics, map fit, per-residue table, and what was not computed.
 
 ``validate_model(st, map, resolution)`` returns a :class:`ValidationReport` whose
-``summary`` holds the headline numbers under stable JSON keys: bond and angle RMSZ against the
+``summary`` holds the headline numbers (:mod:`.headline`) under stable JSON keys: bond and angle RMSZ against the
 conformation-dependent library (cctbx's default), ``*_rmsz_library`` against the plain CCP4
 library values. A metric that cannot be computed here (reference tables absent, no residues of
 a kind) is ``None`` in the summary and explained in ``unavailable``, never a silent zero.
@@ -19,12 +19,9 @@ from ..geometry.library import RestraintLibrary
 from ..geometry.topology import build_topology
 from ..maps import Map
 from . import geometry
+from .headline import MAP_KEYS
 from .reference_data import CREDIT, MetricUnavailable
 
-HEADLINE = ["rama_favored_pct", "rama_outliers_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
-            "angle_rmsz", "bond_outliers_z5", "angle_outliers_z5", "cbeta_deviations", "n_twisted",
-            "n_cis_general", "ligand_bond_rmsz", "ligand_angle_rmsz", "molprobity_score", "n_residues", "n_atoms"]
-MAP_KEYS = ["fsc05_resolution", "cc_mask", "qscore"]
 
 
 @dataclass
@@ -126,9 +123,8 @@ def _suites(st, s: dict, unavailable: dict) -> None:
 
     res = suites(st)
     s["n_rna_suites"] = res.n_suites
-    if res.n_suites:
-        s["rna_suiteness"] = float(res.mean_suiteness)
-        s["rna_suite_outliers"] = res.n_outliers
+    s["rna_suiteness"] = float(res.mean_suiteness) if res.n_suites else None
+    s["rna_suite_outliers"] = res.n_outliers if res.n_suites else None
 
 
 def _map_metrics(st, m: Map, resolution: float | None, s: dict, unavailable: dict, by_id: dict):
