@@ -12,6 +12,7 @@ interpolates coordinates in between. Prints the bars and writes DIR/metrics.json
 
     python benchmarks/series_adk.py --out DIR [--simulator cryonb|gemmi|eq2] [--threads 2] [--iterations N]
                                     [--no-refine-start] [--no-baseline] [--snr 1|none] [--set FIELD=VALUE]
+                                    [--docs docs/series.md]
 """
 from __future__ import annotations
 
@@ -112,6 +113,8 @@ def main() -> int:
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a SeriesConfig field (numbers and booleans), e.g. --set fit_iterations=0")
+    p.add_argument("--docs", metavar="PAGE", help="write this run's row into the measured table of PAGE "
+                                                  "(docs/series.md)")
     p.add_argument("--snr", default="1", help="noise of the maps (default 1, the acceptance case); 'none': "
                                               "noise-free, to see what the resolution alone allows")
     args = p.parse_args()
@@ -155,7 +158,19 @@ def main() -> int:
                               "ca_rmsd_per_frame": b_rmsd.tolist()}
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     _print(report)
+    if args.docs:
+        docs_row(args.docs, report)
     return 0
+
+
+def docs_row(page: str, report: dict) -> None:
+    """This run's row of the series table in ``page`` (benchmarks/docs_rows.py)."""
+    from docs_rows import update_row
+    c = report["cryonb"]
+    label = {"cryonb": "cryonb (white noise, SNR 1)"}.get(report["simulator"], report["simulator"])
+    update_row(page, "series_adk.py", label,
+               [f"{c['ca_rmsd_median']:.3f} Å", f"{c['ca_rmsd_max']:.3f} Å", f"{c['clashscore_max']:.2f}",
+                f"{c['bond_rmsz_max']:.2f}", f"{c['frame0_alone_ca_move']:.3f} Å", f"{c['seconds']:.0f} s"])
 
 
 def _overrides(items: list[str]) -> dict:
