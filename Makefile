@@ -46,8 +46,11 @@ demo: $(STAMP)
 test: $(STAMP) chromium probe
 	$(PY) -m pytest
 
-strip:
-	$(PY) -c "import glob; from cryonb.notebooks import strip_outputs; [print('stripped', p) for p in sorted(glob.glob('notebooks/*.ipynb')) if strip_outputs(p)]"
+# Notebooks are jupytext pairs (cryonb/notebooks/NN_name.ipynb + .py): bring each pair in step from
+# its newer side, then strip the .ipynb's outputs.
+strip: $(STAMP)
+	$(VENV)/bin/jupytext --sync cryonb/notebooks/[0-9][0-9]_*.ipynb
+	$(PY) -c "import glob; from cryonb.notebook_runs import strip_outputs; [print('stripped', p) for p in sorted(glob.glob('cryonb/notebooks/*.ipynb')) if strip_outputs(p)]"
 
 clean-venv:
 	rm -rf $(VENV)

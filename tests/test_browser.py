@@ -35,8 +35,7 @@ from typing import Iterator, Sequence
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOK = REPO / "notebooks" / "00_quickstart.ipynb"
+NOTEBOOK = Path(__file__).resolve().parent.parent / "cryonb" / "notebooks" / "00_quickstart.ipynb"
 OUTPUT_DIR = Path(__file__).resolve().parent / "_output" / "browser"
 
 CHROMIUM_FLAGS = [
@@ -346,7 +345,7 @@ def is_widget_error(message: str) -> bool:
 def lab_root(tmp_path: Path) -> Path:
     """A JupyterLab root with a copy of ``notebooks/00_quickstart.ipynb``, outputs cleared.
 
-    The notebook's default ``run_dir`` (``../papermill_runs/...``) lands inside this root.
+    The notebook's default ``run_dir`` (``papermill_runs/...`` under the kernel's folder) lands inside this root.
     """
     import nbformat
 

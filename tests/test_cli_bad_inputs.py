@@ -222,6 +222,8 @@ CASES = [
     ("notebook-name-is-a-path", "notebook ../cryonb/cli --runs-root {out}", ["../cryonb/cli", "unknown notebook"]),
     ("notebook-run-dir-parameter", "notebook 00_quickstart -p run_dir /tmp --runs-root {out}",
      ["run_dir", "not a parameter"]),
+    ("notebook-copy-onto-a-file", "notebook 00_quickstart --copy {in}/good.pdb", ["good.pdb", "is a file"]),
+    ("notebook-copy-with-parameter", "notebook 00_quickstart --copy {out}/mine -p resolution 6", ["--copy", "-p"]),
 ]
 
 WARNED = [  # odd but legitimate inputs: exit 0 and the warning or note named here

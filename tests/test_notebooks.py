@@ -1,9 +1,14 @@
-"""Every shipped notebook runs through papermill with small parameters, into its run folder."""
+"""Every shipped notebook runs through papermill with small parameters, into its run folder
+(never into the package); ``cryonb notebook --copy`` hands out an editable pair."""
 import json
+import subprocess
+import sys
 
 import pytest
 
-from cryonb.notebooks import execute_notebook, list_notebooks
+from cryonb import runs
+from cryonb.errors import CryonbError
+from cryonb.notebook_runs import NOTEBOOK_DIR, execute_notebook, list_notebooks, pair_paths, source_checkout
 
 # small parameters per notebook, so the whole set runs in CI in minutes
 SMALL = {
@@ -40,10 +45,42 @@ def test_notebook_runs(tmp_path, name):
     assert (run / "config.json").exists() and (run / "metrics.json").exists()
 
 
-def test_quickstart_outputs(tmp_path):
-    out = execute_notebook("00_quickstart", {**SMALL["00_quickstart"], "show_3d": False},
-                           run_name="check", runs_root=tmp_path)
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "cryonb.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_copy_gives_an_editable_pair_and_never_overwrites(tmp_path):
+    done = _cli("notebook", "00_quickstart", "--copy", "mine", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for shipped in pair_paths("00_quickstart"):
+        assert (tmp_path / "mine" / shipped.name).read_bytes() == shipped.read_bytes()
+    edited = tmp_path / "mine" / "00_quickstart.py"
+    edited.write_text("# %%\nmy_edit = 1\n")
+    (tmp_path / "mine" / "00_quickstart.ipynb").unlink()
+    done = _cli("notebook", "00_quickstart", "--copy", "mine", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "00_quickstart.py: already exists" in done.stderr.splitlines()[-1], done.stderr
+    assert edited.read_text() == "# %%\nmy_edit = 1\n" and not (tmp_path / "mine" / "00_quickstart.ipynb").exists()
+
+
+def test_interactive_run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert runs.interactive_run_dir("00_quickstart") == tmp_path / "papermill_runs" / "00_quickstart" / "interactive"
+    monkeypatch.chdir(NOTEBOOK_DIR)   # a kernel started in the checkout's notebooks/ writes beside it
+    assert runs.interactive_run_dir("00_quickstart").parent.parent == source_checkout() / "papermill_runs"
+    monkeypatch.setattr("cryonb.notebook_runs.source_checkout", lambda: None)   # an installed package
+    with pytest.raises(CryonbError, match="--copy"):
+        runs.interactive_run_dir("00_quickstart")
+
+
+def test_quickstart_outputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # runs go to papermill_runs/ under the current folder
+    shipped = sorted(NOTEBOOK_DIR.iterdir())
+    out = execute_notebook("00_quickstart", {**SMALL["00_quickstart"], "show_3d": False}, run_name="check")
     run = out.parent
+    assert run == tmp_path / "papermill_runs" / "00_quickstart" / "check"
+    assert sorted(NOTEBOOK_DIR.iterdir()) == shipped, "a run wrote into the package"
+    assert "jupytext" not in json.loads(out.read_text())["metadata"], "an executed copy is not paired"
     metrics = json.loads((run / "metrics.json").read_text())
     assert abs(metrics["model_map_fsc05_resolution"] - 6.0) <= 0.6
     assert (run / "fsc.png").stat().st_size > 10_000 and (run / "fsc.svg").exists()

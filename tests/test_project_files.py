@@ -6,7 +6,7 @@ import tomllib
 
 import yaml
 
-from cryonb.notebooks import NOTEBOOK_DIR, cells_with_outputs, strip_outputs
+from cryonb.notebook_runs import NOTEBOOK_DIR, cells_with_outputs, strip_outputs
 
 from .conftest import REPO
 

@@ -1,39 +1,67 @@
-"""Write a notebook from a list of (kind, source) cells, outputs empty (a one-off builder).
+"""Start a new shipped notebook as a jupytext pair: python tools/new_notebook.py 07_name "Title"
 
-Usage in Python: write_notebook(path, [("md", "# Title"), ("params", "x = 1"), ("code", "...")]);
-a notebook builder (tools/build_notebook_NN.py) ends with ``build(TARGET, CELLS)``.
+Writes cryonb/notebooks/07_name.py (percent format: ``# %%`` cells) and its paired 07_name.ipynb,
+outputs empty, with the parameters cell (papermill tag) and run folder every notebook has. Edit
+either side afterwards: JupyterLab keeps the pair in sync; after editing the .py in an editor,
+``jupytext --sync`` (or ``make strip``) updates the .ipynb. Add small parameters for the new
+notebook to tests/test_notebooks.py (SMALL). Never overwrites.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import nbformat
+import jupytext
 
-REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "cryonb" / "notebooks"
+
+SKELETON = '''# %% [markdown]
+# # {title}
+
+# %% tags=["parameters"]
+seed = 0
+run_dir = None               # papermill sets it; None: papermill_runs/{name}/interactive (runs.interactive_run_dir)
+
+# %%
+from cryonb import runs
+
+run = runs.run_folder(run_dir or runs.interactive_run_dir("{name}"))
+runs.write_json({{"seed": seed}}, run / "config.json")
+
+# %%
+runs.write_json({{}}, run / "metrics.json")
+'''
 
 
-def write_notebook(path: str, cells: list[tuple[str, str]]) -> None:
-    nb = nbformat.v4.new_notebook()
+def new_notebook(name: str, title: str, folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Write the pair ``folder/name.ipynb`` and ``folder/name.py``; returns their paths."""
+    paths = [folder / f"{name}.ipynb", folder / f"{name}.py"]
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        raise FileExistsError(f"{existing[0]}: already exists; not overwritten")
+    nb = jupytext.reads(SKELETON.format(name=name, title=title), fmt="py:percent")
+    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    for kind, src in cells:
-        if kind == "md":
-            nb.cells.append(nbformat.v4.new_markdown_cell(src.strip()))
-        else:
-            cell = nbformat.v4.new_code_cell(src.strip())
-            if kind == "params":
-                cell.metadata["tags"] = ["parameters"]
-            nb.cells.append(cell)
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:02d}"
-    nbformat.write(nb, path)
+    jupytext.write(nb, paths[0])
+    jupytext.write(nb, paths[1], fmt="py:percent")
+    return paths
 
 
-def build(target: Path, cells: list[tuple[str, str]]) -> None:
-    """Write ``cells`` to ``target`` with outputs stripped, and say so."""
-    sys.path.insert(0, str(REPO))
-    from cryonb.notebooks import strip_outputs
-    write_notebook(str(target), cells)
-    strip_outputs(target)
-    print(f"wrote {target.relative_to(REPO)} ({len(cells)} cells)")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("name", help="NN_name, e.g. 07_my_analysis")
+    p.add_argument("title", help="the notebook's title (its first markdown cell)")
+    args = p.parse_args(argv)
+    try:
+        for path in new_notebook(args.name, args.title):
+            print(f"wrote {path}")
+    except FileExistsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

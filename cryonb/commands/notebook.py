@@ -1,6 +1,8 @@
-"""Execute a shipped notebook through papermill into papermill_runs/<notebook>/<run>/.
+"""Execute a shipped notebook through papermill into papermill_runs/<notebook>/<run>/ (under the
+current folder), or copy it out for editing.
 
-Example: cryonb notebook 00_quickstart --run demo -p resolution 4.0
+Examples: cryonb notebook 00_quickstart --run demo -p resolution 4.0
+          cryonb notebook 00_quickstart --copy mine/   (the .ipynb and its .py source)
 """
 from __future__ import annotations
 
@@ -10,14 +12,16 @@ import json
 from pathlib import Path
 
 from ..errors import CryonbError
-from ..notebooks import RUNS_DIR, execute_notebook, list_notebooks, notebook_path
+from ..notebook_runs import copy_notebook, default_runs_root, execute_notebook, list_notebooks, notebook_path
 from . import check_folder_writable
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="notebook name, e.g. 00_quickstart")
     p.add_argument("--run", default="default", help="run folder name (default: default)")
-    p.add_argument("--runs-root", help="root folder for runs (default: papermill_runs/)")
+    p.add_argument("--runs-root", help="root folder for runs (default: papermill_runs/ in the current folder)")
+    p.add_argument("--copy", metavar="DIR", help="copy the notebook (.ipynb and its .py source) into DIR "
+                                                 "for editing instead of running it; never overwrites")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("NAME", "VALUE"), help="papermill parameter (Python literal or text)")
 
@@ -35,7 +39,7 @@ PATH_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx", ".mrc", ".map", ".cc
 
 def _parameter(name: str, text: str):
     """A -p value: a Python literal, else text; text that names a file is made absolute against the
-    current folder (the notebook runs in the notebooks folder), and must exist."""
+    current folder (where the notebook's kernel runs too), and must exist."""
     value = _literal(text)
     if not isinstance(value, str) or not ("/" in value or value.lower().endswith(PATH_SUFFIXES)):
         return value
@@ -61,20 +65,33 @@ def _check_parameter_names(name: str, given: list[str]) -> None:
                                 f"(its parameters: {', '.join(known)})")
 
 
+def _copy(args: argparse.Namespace) -> int:
+    """``--copy DIR``: the notebook pair into DIR, nothing run."""
+    if args.parameter:
+        raise CryonbError(None, "--copy copies the notebook without running it; drop -p "
+                                "(set parameters in the copy's first code cell)")
+    check_folder_writable(Path(args.copy))
+    for path in copy_notebook(args.name, args.copy):
+        print(f"copied: {path}")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     import papermill.exceptions
 
     if args.name.removesuffix(".ipynb") not in list_notebooks():
         raise CryonbError(None, f"unknown notebook {args.name!r}; shipped: {', '.join(list_notebooks())}")
+    if args.copy:
+        return _copy(args)
     _check_run_name(args.run)
-    check_folder_writable(Path(args.runs_root or RUNS_DIR))
+    check_folder_writable(Path(args.runs_root or default_runs_root()))
     _check_parameter_names(args.name, [k for k, _ in args.parameter])
     params = {k: _parameter(k, v) for k, v in args.parameter}
     try:
         out = execute_notebook(args.name, params, run_name=args.run, runs_root=args.runs_root,
                                progress=True)
     except papermill.exceptions.PapermillExecutionError as exc:
-        executed = Path(args.runs_root or RUNS_DIR) / args.name.removesuffix(".ipynb") / args.run
+        executed = Path(args.runs_root or default_runs_root()) / args.name.removesuffix(".ipynb") / args.run
         raise CryonbError(None, f"notebook {args.name} failed in cell {exc.exec_count}: {exc.ename}: "
                                 f"{exc.evalue} (the executed notebook in {executed} shows the "
                                 "traceback)") from None

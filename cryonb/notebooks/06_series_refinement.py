@@ -1,59 +1,57 @@
-"""Build notebooks/06_series_refinement.ipynb (outputs empty): python tools/build_notebook_06.py
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-The notebook is generated from the cell list below, so edit it here and rerun this script.
-"""
-from __future__ import annotations
+# %% [markdown]
+# # 06 · Series refinement: a continuous model series along a latent trajectory
+#
+# Heterogeneity analysis (cryoDRGN, the GMM-DNN's own, 3D variability...) places every particle in a
+# latent space; reconstructions from particles grouped along a trajectory through it give a **series
+# of maps**, each with its **latent coordinate**. Series refinement (Chen & Ludtke, the GMM-DNN model
+# series) turns them into a **continuous series of atomic models**, one at any point of the trajectory:
+#
+# * **a start model**: the input model, first refined as a single model (notebook 05) into the map it
+#   fits best (`refine_start`);
+# * **conditional decoders**: the same decoders as single refinement (`patches`, then `residues`, then
+#   `atoms`), but their input is the map's latent coordinate instead of a constant, plus **a little
+#   random noise** (as in a variational autoencoder), so the models change smoothly between the
+#   latents the maps sit at. Each map is scored by the FRC of its own cached projections, all maps at
+#   once, and each new decoder is trained on top of the ones before it, stage by stage, its geometry
+#   weight balanced afresh every round (the residue stage also turns the side-chain chis and keeps
+#   phi/psi by the Ramachandran prior);
+# * **joint fit and smoothing**: final rounds train all the decoders together, all atoms against
+#   every map with the single-refinement polish's geometry, its Ramachandran prior eased from 100
+#   to 6 (`fit`: map weight ×10, where the stages had left the models short of the maps at low
+#   resolution; `smooth`: the polish's own map weight),
+#   with the geometry scored also at latents drawn **uniformly along the trajectory** and at the
+#   points of a fine grid along it where the models have the most Ramachandran outliers or clashes,
+#   so frames between the maps get as clean a geometry as the maps' own (the seed's Fig. 3B: Ramachandran,
+#   rotamer outliers and clashscore for every frame of the series).
+#
+# By default this notebook refines the bundled example: adenylate kinase along the **DIMS closed →
+# open trajectory** (98 frames, all superposed by the CORE domain). `n_maps` maps are simulated at
+# evenly spaced frames at `resolution` with noise, the latent of a map is its frame / 97, and the
+# start model is AdK closed (PDB 1AKE). Every true frame is known, so the series is scored by its
+# C-alpha RMSD at all 98 frames, against the obvious alternative: refine each map on its own and
+# interpolate the coordinates in between (`baseline`).
+#
+# Your own data: `maps=[...]` (MRC files), a folder (cryoDRGN `eval_vol` output) or one volume stack;
+# `latent="z.pkl"` (cryoDRGN), `.npy` or text, one row per map ("" for map order); `model=...` and
+# `resolution=...`. Relative paths are read from the kernel's working folder (with `cryonb notebook`, the
+# folder it is run from), so absolute paths are safest. Everything lands in the run folder.
 
-import sys
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-
-from new_notebook import build  # noqa: E402
-
-TARGET = REPO / "notebooks" / "06_series_refinement.ipynb"
-
-INTRO = r"""
-# 06 · Series refinement: a continuous model series along a latent trajectory
-
-Heterogeneity analysis (cryoDRGN, the GMM-DNN's own, 3D variability...) places every particle in a
-latent space; reconstructions from particles grouped along a trajectory through it give a **series
-of maps**, each with its **latent coordinate**. Series refinement (Chen & Ludtke, the GMM-DNN model
-series) turns them into a **continuous series of atomic models**, one at any point of the trajectory:
-
-* **a start model**: the input model, first refined as a single model (notebook 05) into the map it
-  fits best (`refine_start`);
-* **conditional decoders**: the same decoders as single refinement (`patches`, then `residues`, then
-  `atoms`), but their input is the map's latent coordinate instead of a constant, plus **a little
-  random noise** (as in a variational autoencoder), so the models change smoothly between the
-  latents the maps sit at. Each map is scored by the FRC of its own cached projections, all maps at
-  once, and each new decoder is trained on top of the ones before it, stage by stage, its geometry
-  weight balanced afresh every round (the residue stage also turns the side-chain chis and keeps
-  phi/psi by the Ramachandran prior);
-* **joint fit and smoothing**: final rounds train all the decoders together, all atoms against
-  every map with the single-refinement polish's geometry, its Ramachandran prior eased from 100
-  to 6 (`fit`: map weight ×10, where the stages had left the models short of the maps at low
-  resolution; `smooth`: the polish's own map weight),
-  with the geometry scored also at latents drawn **uniformly along the trajectory** and at the
-  points of a fine grid along it where the models have the most Ramachandran outliers or clashes,
-  so frames between the maps get as clean a geometry as the maps' own (the seed's Fig. 3B: Ramachandran,
-  rotamer outliers and clashscore for every frame of the series).
-
-By default this notebook refines the bundled example: adenylate kinase along the **DIMS closed →
-open trajectory** (98 frames, all superposed by the CORE domain). `n_maps` maps are simulated at
-evenly spaced frames at `resolution` with noise, the latent of a map is its frame / 97, and the
-start model is AdK closed (PDB 1AKE). Every true frame is known, so the series is scored by its
-C-alpha RMSD at all 98 frames, against the obvious alternative: refine each map on its own and
-interpolate the coordinates in between (`baseline`).
-
-Your own data: `maps=[...]` (MRC files), a folder (cryoDRGN `eval_vol` output) or one volume stack;
-`latent="z.pkl"` (cryoDRGN), `.npy` or text, one row per map ("" for map order); `model=...` and
-`resolution=...`. Relative paths are read from the `notebooks/` folder, so absolute paths are
-safest. Everything lands in the run folder.
-"""
-
-PARAMS = r"""
+# %% tags=["parameters"]
 maps = ""                    # MRC files (list), a folder of them or a volume stack; "": the bundled AdK DIMS example
 latent = ""                  # latent per map: .npy, text or cryoDRGN z.pkl; "": map order (bundled: frame / 97)
 model = ""                   # start model (PDB/mmCIF path or example name); "": AdK closed (1AKE)
@@ -79,10 +77,9 @@ resume = False               # True: continue from this run folder's checkpoints
 show_3d = True               # build the nglview widget (it draws only in a live browser)
 show_maps = True             # in the 3D view, the map nearest each frame's latent
 sigma_level = 1.5            # isosurface level of the maps, in standard deviations
-run_dir = None               # papermill sets it; None: ../papermill_runs/06_series_refinement/interactive
-"""
+run_dir = None               # papermill sets it; None: papermill_runs/06_series_refinement/interactive (runs.interactive_run_dir)
 
-SETUP = r"""
+# %%
 import shutil
 from dataclasses import replace
 import numpy as np
@@ -97,7 +94,7 @@ from cryonb.series.inputs import SeriesInputs, load_series, read_latents
 from cryonb.series.outputs import frames_table, summarise, write_series_outputs
 from cryonb.series.pipeline import SeriesConfig, refine_series
 
-run = runs.run_folder(run_dir or "../papermill_runs/06_series_refinement/interactive")
+run = runs.run_folder(run_dir or runs.interactive_run_dir("06_series_refinement"))
 bundled = not maps
 case = adk_dims_series(resolution, n_maps=n_maps, snr=snr, voxel_size=voxel_size, seed=seed) if bundled else None
 if bundled:
@@ -128,85 +125,73 @@ print(f"maps:  {len(inputs.maps)}, box {inputs.maps[0].shape[::-1]} voxels (x, y
       f"of dimension {inputs.latents.shape[1]}: {np.round(inputs.latents[:, 0], 3).tolist()}")
 print(f"frames to evaluate: {len(evaluate)}")
 print(f"run folder: {run}")
-"""
 
-TRAIN_MD = r"""
-## Refine the series
-`refine_series` runs the steps in order (`start`, `patches_coarse`, `patches`, `residues`, `atoms`,
-`fit`, `smooth`) on every map at once, checkpointing the decoders of each finished step in the run folder;
-`resume=True` continues an interrupted run. The default bundled run takes several minutes on two
-CPU threads.
-"""
+# %% [markdown]
+# ## Refine the series
+# `refine_series` runs the steps in order (`start`, `patches_coarse`, `patches`, `residues`, `atoms`,
+# `fit`, `smooth`) on every map at once, checkpointing the decoders of each finished step in the run folder;
+# `resume=True` continues an interrupted run. The default bundled run takes several minutes on two
+# CPU threads.
 
-TRAIN = r"""
+# %%
 checkpoints = run / "checkpoints"
 if not resume and checkpoints.exists():
     shutil.rmtree(checkpoints)   # a fresh run replaces this run folder's outputs, checkpoints included
 result = refine_series(start, inputs, resolution, config, out_dir=run, resume=resume, progress=True)
 print(f"refined the series in {result.seconds:.0f} s")
-"""
 
-STEPS_MD = r"""
-## Step by step
-Time per step, rounds of L-BFGS, the automatically balanced geometry weight, and the notes.
-"""
+# %% [markdown]
+# ## Step by step
+# Time per step, rounds of L-BFGS, the automatically balanced geometry weight, and the notes.
 
-STEPS = r"""
+# %%
 print(single.format_steps(figures.step_rows(result.steps)))
 print()
 print("\n".join(result.notes))
-"""
 
-LOSS_MD = r"""
-## Loss curves
-Per step, after every round: the map score (1 − FRC averaged over all maps, blue) and the geometry
-loss (red). In `fit` and `smooth` the geometry is also scored at latents between the maps.
-"""
+# %% [markdown]
+# ## Loss curves
+# Per step, after every round: the map score (1 − FRC averaged over all maps, blue) and the geometry
+# loss (red). In `fit` and `smooth` the geometry is also scored at latents between the maps.
 
-LOSS = r"""
+# %%
 fig = single.plot_loss_curves(result.steps)
 plots.save_figure(fig, run / "loss_curves")
 plt.show()
-"""
 
-FRAMES_MD = r"""
-## Every frame validated
-The series gives a model at any latent: here at every latent to evaluate. Each model is validated
-(MolProbity definitions, see `cryonb validate`), and where a map sits at its latent, its model-map
-FSC averaged to the resolution.
-"""
+# %% [markdown]
+# ## Every frame validated
+# The series gives a model at any latent: here at every latent to evaluate. Each model is validated
+# (MolProbity definitions, see `cryonb validate`), and where a map sits at its latent, its model-map
+# FSC averaged to the resolution.
 
-FRAMES = r"""
+# %%
 traj = result.trajectory(evaluate)
 table = frames_table(result, evaluate, progress=True)
 x, xlabel = figures.frame_axis(table, evaluate)
 sampled = np.array([bool(row["map"]) for row in table])
 print(single.format_table([[k, v["min"], v["median"], v["max"]] for k, v in summarise(table).items()],
                           ["metric", "min", "median", "max"]))
-"""
 
-PLOT_MD = r"""
-## Validation along the trajectory
-The seed's Fig. 3B for this series: Ramachandran outliers, rotamer outliers and clashscore of every
-frame, and the model-map FSC at the frames with a map. Orange points are frames at a map's latent,
-dotted lines the maps' latents; the frames between them had no map of their own.
-"""
+# %% [markdown]
+# ## Validation along the trajectory
+# The seed's Fig. 3B for this series: Ramachandran outliers, rotamer outliers and clashscore of every
+# frame, and the model-map FSC at the frames with a map. Orange points are frames at a map's latent,
+# dotted lines the maps' latents; the frames between them had no map of their own.
 
-PLOT = r"""
+# %%
 fig = figures.plot_frames(table, evaluate, inputs.latents)
 plots.save_figure(fig, run / "frames")
 plt.show()
-"""
 
-TRUTH_MD = r"""
-## Against the true frames (bundled example)
-C-alpha RMSD (no superposition) of each frame of the series to the true DIMS frame at its latent,
-beside the start model (no refinement) and, with `baseline`, the independent refinements at the maps
-interpolated linearly in between: the morph that the series replaces, whose frames between the
-maps follow no map and no geometry.
-"""
+# %% [markdown]
+# ## Against the true frames (bundled example)
+# C-alpha RMSD (no superposition) of each frame of the series to the true DIMS frame at its latent,
+# beside the start model (no refinement) and, with `baseline`, the independent refinements at the maps
+# interpolated linearly in between: the morph that the series replaces, whose frames between the
+# maps follow no map and no geometry.
 
-TRUTH = r"""
+# %%
 rmsd = {}
 if truth is not None:
     rmsd["series"] = figures.calpha_rmsd_frames(traj, truth)
@@ -228,16 +213,14 @@ if truth is not None:
                               ["C-alpha RMSD to truth (Å)", "median", "max"]))
 else:
     print("no true frames: nothing to score against")
-"""
 
-WRITE_MD = r"""
-## Outputs
-`series.cif` / `series.pdb` (one model per evaluated latent), `frames.csv` (the per-frame table),
-`metrics.json` (summary over frames, steps, settings and, for the bundled example, the C-alpha
-RMSD per frame), the figures (PNG and SVG) and `summary.txt`.
-"""
+# %% [markdown]
+# ## Outputs
+# `series.cif` / `series.pdb` (one model per evaluated latent), `frames.csv` (the per-frame table),
+# `metrics.json` (summary over frames, steps, settings and, for the bundled example, the C-alpha
+# RMSD per frame), the figures (PNG and SVG) and `summary.txt`.
 
-WRITE = r"""
+# %%
 ca = {k: {"median": float(np.median(v)), "max": float(v.max()), "per_frame": v.tolist()} for k, v in rmsd.items()}
 write_series_outputs(result, evaluate, run, table, {"config": config.as_dict(), "maps": inputs.names,
                                                     "latent_source": inputs.latent_source, "resolution": resolution,
@@ -249,34 +232,18 @@ summary = (f"series of {len(table)} models from {len(inputs.maps)} maps at {reso
                      for k, v in ca.items()))
 (run / "summary.txt").write_text(summary)
 print(summary)
-"""
 
-VIEW_MD = r"""
-## Watch the series
-The series as a trajectory (cartoon, coloured along the chain): drag the **frame** slider under the
-view to move along the latent trajectory; the red line in the per-frame plot under it follows the
-slider. With `show_maps`, each frame shows the map nearest its latent as a wireframe at
-`sigma_level` standard deviations. (Widgets draw in a live notebook only.)
-"""
+# %% [markdown]
+# ## Watch the series
+# The series as a trajectory (cartoon, coloured along the chain): drag the **frame** slider under the
+# view to move along the latent trajectory; the red line in the per-frame plot under it follows the
+# slider. With `show_maps`, each frame shows the map nearest its latent as a wireframe at
+# `sigma_level` standard deviations. (Widgets draw in a live notebook only.)
 
-VIEW = r"""
+# %%
 view = None
 if show_3d:
     nearest = figures.nearest_index(evaluate, inputs.latents)
     view = viz.show_series(traj, inputs.maps if show_maps else (), nearest, sigma=sigma_level,
                            plot=lambda k: figures.plot_frames(table, evaluate, inputs.latents, current=k))
 view
-"""
-
-CELLS = [("md", INTRO), ("params", PARAMS), ("code", SETUP), ("md", TRAIN_MD), ("code", TRAIN),
-         ("md", STEPS_MD), ("code", STEPS), ("md", LOSS_MD), ("code", LOSS), ("md", FRAMES_MD), ("code", FRAMES),
-         ("md", PLOT_MD), ("code", PLOT), ("md", TRUTH_MD), ("code", TRUTH), ("md", WRITE_MD), ("code", WRITE),
-         ("md", VIEW_MD), ("code", VIEW)]
-
-
-def main() -> None:
-    build(TARGET, CELLS)
-
-
-if __name__ == "__main__":
-    main()

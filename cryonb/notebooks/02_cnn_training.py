@@ -1,49 +1,47 @@
-"""Build notebooks/02_cnn_training.ipynb (outputs empty): python tools/build_notebook_02.py
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-The notebook is generated from the cell list below, so edit it here and rerun this script.
-"""
-from __future__ import annotations
+# %% [markdown]
+# # 02 · CNN training: a 3D residual network that finds C-alpha atoms in density maps
+#
+# The first stage of CR-I-TASSER (Zhang et al.): a **3D residual convolutional network** labels every
+# voxel of a map as C-alpha or not, and greedy peak picking on its probability map gives the
+# C-alpha atoms that later rerank templates and seed C-alpha traces.
+#
+# * **Training data**: maps simulated from 50 single-chain X-ray structures and AdK, each in a random
+#   orientation, at a resolution drawn per map (2–10 Å), with white noise (SNR 0.5–20), on a fixed
+#   voxel size (1.5 Å); the label marks voxels within 1.6 Å of a C-alpha. The split is by whole
+#   structure: AdK (open and closed) and five corpus chains are **never** used for training or
+#   validation.
+# * **Network** (the seed's): convolution → instance norm → ReLU to 32 channels, 10 residual blocks,
+#   a final convolution to 2 classes; cross-entropy with class weights 1 : 50, Adam at 5e-4,
+#   dropout 0.2, batch 1. It is fully convolutional; whole maps are predicted in overlapping
+#   windows.
+# * **Peaks to atoms**: highest probability first with a 3.3 Å exclusion, at least L atoms (the
+#   sequence length), up to 1.2 L while the next peak is above 0.9. The seed's **CRscore** (greedy
+#   pairing, d0 of the TM-score) scores them against the true C-alpha atoms, beside recall and
+#   precision at 3 Å. The **naive baseline** runs the same picking on the density itself.
+#
+# This notebook trains a network (`full=False`: a few minutes, to see it learn; `full=True`: the
+# settings of the shipped network, 2 hours on two CPU threads), plots its curves, and scores it and
+# the shipped network on the held-out structures at every resolution, like the seed's
+# Supplementary Fig. 1. Use the shipped network on your own map with
+# `cryonb predict-ca --map X --resolution R --length L --out ca.pdb`.
 
-import sys
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-
-from new_notebook import build  # noqa: E402
-
-TARGET = REPO / "notebooks" / "02_cnn_training.ipynb"
-
-INTRO = r"""
-# 02 · CNN training: a 3D residual network that finds C-alpha atoms in density maps
-
-The first stage of CR-I-TASSER (Zhang et al.): a **3D residual convolutional network** labels every
-voxel of a map as C-alpha or not, and greedy peak picking on its probability map gives the
-C-alpha atoms that later rerank templates and seed C-alpha traces.
-
-* **Training data**: maps simulated from 50 single-chain X-ray structures and AdK, each in a random
-  orientation, at a resolution drawn per map (2–10 Å), with white noise (SNR 0.5–20), on a fixed
-  voxel size (1.5 Å); the label marks voxels within 1.6 Å of a C-alpha. The split is by whole
-  structure: AdK (open and closed) and five corpus chains are **never** used for training or
-  validation.
-* **Network** (the seed's): convolution → instance norm → ReLU to 32 channels, 10 residual blocks,
-  a final convolution to 2 classes; cross-entropy with class weights 1 : 50, Adam at 5e-4,
-  dropout 0.2, batch 1. It is fully convolutional; whole maps are predicted in overlapping
-  windows.
-* **Peaks to atoms**: highest probability first with a 3.3 Å exclusion, at least L atoms (the
-  sequence length), up to 1.2 L while the next peak is above 0.9. The seed's **CRscore** (greedy
-  pairing, d0 of the TM-score) scores them against the true C-alpha atoms, beside recall and
-  precision at 3 Å. The **naive baseline** runs the same picking on the density itself.
-
-This notebook trains a network (`full=False`: a few minutes, to see it learn; `full=True`: the
-settings of the shipped network, 2 hours on two CPU threads), plots its curves, and scores it and
-the shipped network on the held-out structures at every resolution, like the seed's
-Supplementary Fig. 1. Use the shipped network on your own map with
-`cryonb predict-ca --map X --resolution R --length L --out ca.pdb`.
-"""
-
-PARAMS = r"""
-full = False                 # True: the shipped network's settings (epochs of 100 steps for time_limit seconds;
+# %% tags=["parameters"]
+full = False                 # True: the shipped network's settings (epochs of 200 steps for time_limit seconds;
                              #   patch, width, blocks and voxel_size at their defaults)
 epochs = 4                   # full=False: epochs of steps_per_epoch training steps
 steps_per_epoch = 50
@@ -64,10 +62,9 @@ view_structure = "adk_closed"
 view_resolution = 5.0
 show_3d = True               # build the nglview widget (it draws only in a live browser)
 seed = 0
-run_dir = None               # papermill sets it; None: ../papermill_runs/02_cnn_training/interactive
-"""
+run_dir = None               # papermill sets it; None: papermill_runs/02_cnn_training/interactive (runs.interactive_run_dir)
 
-SETUP = r"""
+# %%
 import numpy as np
 import matplotlib.pyplot as plt
 from cryonb import plots, runs, viz
@@ -78,7 +75,7 @@ from cryonb.cnn import figures
 from cryonb.cnn.dataset import load_structure, make_sample
 from cryonb.refinement import figures as single
 
-run = runs.run_folder(run_dir or "../papermill_runs/02_cnn_training/interactive")
+run = runs.run_folder(run_dir or runs.interactive_run_dir("02_cnn_training"))
 split = split_structures(structure_names())
 if full:   # the shipped network's settings
     network, data, training = NetworkConfig(), shipped_data(), shipped_config(threads, time_limit or 7000, seed)
@@ -93,17 +90,15 @@ runs.write_json({"full": full, "network": network.as_dict(), "data": data.as_dic
                  "orientations": orientations, "snr": snr}, run / "config.json")
 print(f"train {len(split.train)} structures, validate on {len(split.val)}, test {len(split.test)}: {split.test}")
 print(f"run folder: {run}")
-"""
 
-TRAIN_MD = r"""
-## Train
-Every step simulates a fresh map of a random training structure and trains on one patch of it;
-every epoch ends with a validation pass over whole maps of the validation structures at 3, 5 and
-8 Å and a checkpoint in the run folder (`resume=True` continues). The kept weights are those of the
-epoch with the best mean validation CRscore.
-"""
+# %% [markdown]
+# ## Train
+# Every step simulates a fresh map of a random training structure and trains on one patch of it;
+# every epoch ends with a validation pass over whole maps of the validation structures at 3, 5 and
+# 8 Å and a checkpoint in the run folder (`resume=True` continues). The kept weights are those of the
+# epoch with the best mean validation CRscore.
 
-TRAIN = r"""
+# %%
 if not resume and (run / "checkpoint.pt").exists():
     (run / "checkpoint.pt").unlink()   # a fresh run replaces this run folder's training
 result = train_network(split, run, network, data, training, resume=resume, progress=True)
@@ -112,16 +107,14 @@ print(f"{record['epochs']} epochs in {record['seconds']:.0f} s on {record['devic
       f"({record['threads']} threads); best epoch {record['best_epoch']}; {record['n_parameters']:,} parameters")
 if ship:
     print(f"shipped to {ship_weights(run / 'weights.pt')}")
-"""
 
-CURVES_MD = r"""
-## Training curves
-Loss of the training patches and of the whole validation maps (a), and the validation CRscore at
-each resolution (b). Below, the same for the shipped network, from the record stored with its
-weights.
-"""
+# %% [markdown]
+# ## Training curves
+# Loss of the training patches and of the whole validation maps (a), and the validation CRscore at
+# each resolution (b). Below, the same for the shipped network, from the record stored with its
+# weights.
 
-CURVES = r"""
+# %%
 fig = figures.plot_history(result.history, "this run")
 plots.save_figure(fig, run / "training_curves")
 plt.show()
@@ -131,15 +124,13 @@ if shipped is not None:
                                f"{rec['seconds'] / 3600:.2f} h on {rec['device']}")
     plots.save_figure(fig, run / "shipped_training_curves")
     plt.show()
-"""
 
-RES_MD = r"""
-## CRscore against resolution (held-out structures)
-Maps of structures the networks never saw, simulated at each resolution; the naive baseline picks
-the same number of atoms (L) from the density itself.
-"""
+# %% [markdown]
+# ## CRscore against resolution (held-out structures)
+# Maps of structures the networks never saw, simulated at each resolution; the naive baseline picks
+# the same number of atoms (L) from the density itself.
 
-RES = r"""
+# %%
 curves = {"this run": figures.score_by_resolution(result.network, names, resolutions, data, orientations, snr)}
 if shipped is not None:
     curves["shipped network"] = figures.score_by_resolution(shipped[0], names, resolutions,
@@ -150,15 +141,13 @@ plots.save_figure(fig, run / "crscore_vs_resolution")
 plt.show()
 table = figures.resolution_table(curves)
 print(single.format_table(table, ["network", "resolution (Å)", "CRscore", "recall", "precision", "RMSD (Å)"]))
-"""
 
-VIEW_MD = r"""
-## Predicted C-alpha atoms over the map
-One held-out map: the best network's atoms as spheres coloured by probability (red high), the true
-chain as a grey trace, the map as a wireframe.
-"""
+# %% [markdown]
+# ## Predicted C-alpha atoms over the map
+# One held-out map: the best network's atoms as spheres coloured by probability (red high), the true
+# chain as a grey trace, the map as a wireframe.
 
-VIEW = r"""
+# %%
 net, voxel = (shipped[0], shipped[1]["voxel_size"]) if shipped is not None else (result.network, voxel_size)
 st = load_structure(view_structure)
 sample = make_sample(st, DataConfig(voxel_size=voxel, snr_range=None), np.random.default_rng(seed),
@@ -174,15 +163,13 @@ if show_3d:
     true_trace = calpha_chain(sample.ca, residue="ALA")   # a named amino acid, so NGL draws the trace
     view = viz.show_predicted_calpha(predicted, sample.map, true_trace)
 view
-"""
 
-WRITE_MD = r"""
-## Outputs
-`weights.pt` (with its training record), `checkpoint.pt`, `metrics.json` (training summary and the
-scores per resolution), the figures (PNG and SVG) and `predicted_ca.pdb`.
-"""
+# %% [markdown]
+# ## Outputs
+# `weights.pt` (with its training record), `checkpoint.pt`, `metrics.json` (training summary and the
+# scores per resolution), the figures (PNG and SVG) and `predicted_ca.pdb`.
 
-WRITE = r"""
+# %%
 metrics = {"training": {k: record[k] for k in ("epochs", "seconds", "best_epoch", "device", "threads", "n_parameters")},
            "final": {k: v[-1] for k, v in result.history.items()},
            "by_resolution": {label: {f"{r:g}": m for r, m in figures.mean_by_resolution(rows).items()}
@@ -192,16 +179,3 @@ metrics = {"training": {k: record[k] for k in ("epochs", "seconds", "best_epoch"
            "view": {"structure": view_structure, "resolution": view_resolution, **view_score.as_dict()}}
 runs.write_json(metrics, run / "metrics.json")
 print(f"wrote {run / 'metrics.json'}")
-"""
-
-CELLS = [("md", INTRO), ("params", PARAMS), ("code", SETUP), ("md", TRAIN_MD), ("code", TRAIN),
-         ("md", CURVES_MD), ("code", CURVES), ("md", RES_MD), ("code", RES), ("md", VIEW_MD), ("code", VIEW),
-         ("md", WRITE_MD), ("code", WRITE)]
-
-
-def main() -> None:
-    build(TARGET, CELLS)
-
-
-if __name__ == "__main__":
-    main()
