@@ -4,10 +4,13 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from cryonb import runs
 from cryonb.errors import CryonbError
+from cryonb.runs import load_run
+from cryonb.validation.headline import KEYS
 from cryonb.notebook_runs import NOTEBOOK_DIR, execute_notebook, list_notebooks, pair_paths, source_checkout
 
 # small parameters per notebook, so the whole set runs in CI in minutes
@@ -43,6 +46,11 @@ def test_notebook_runs(tmp_path, name):
     assert not errors
     run = out.parent
     assert (run / "config.json").exists() and (run / "metrics.json").exists()
+    if name == "05_single_refinement":          # the same run record as `cryonb refine` writes
+        record = load_run(run)
+        assert record.ok and record.config["pipeline"] == "refine" and record.config["parameters"]["resolution"] == 8.0
+        assert set(KEYS) | {f"{k}_input" for k in KEYS} <= set(record.metrics)
+        assert record.metrics["ca_rmsd_reference"] < record.metrics["ca_rmsd_reference_input"]
 
 
 def _cli(*args, cwd):
@@ -103,16 +111,18 @@ def test_series_notebook_outputs(tmp_path):
     assert [r["map"] != "" for r in rows] == [True, False, True, False, True]
     series = gemmi.read_structure(str(run / "series.cif"))
     assert len(series) == 5 and series[0].count_atom_sites() == 1656
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["frames"] == 5 and metrics["resolution"] == 8.0
-    assert {"rama_outliers_pct", "rotamer_outliers_pct", "clashscore", "fsc_average"} <= set(metrics["summary"])
-    assert [s["name"] for s in metrics["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "fit", "smooth"]
-    assert set(metrics["ca_rmsd"]) == {"series", "independent + interpolated", "start model"}
-    assert all(len(v["per_frame"]) == 5 for v in metrics["ca_rmsd"].values())
+    record = load_run(run)
+    assert record.ok and record.metrics["frames"] == 5 and record.config["inputs"]["resolution"] == 8.0
+    assert set(KEYS) <= set(record.metrics) and record.metrics["clashscore"] is not None
+    assert [s["name"] for s in record.steps["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "fit",
+                                                          "smooth"]
+    ca = np.genfromtxt(run / "ca_rmsd.csv", delimiter=",", names=True)
+    assert ca.dtype.names == ("frame", "ca_rmsd", "ca_rmsd_baseline", "ca_rmsd_start") and len(ca) == 5
+    assert record.metrics["ca_rmsd_median"] == pytest.approx(np.median(ca["ca_rmsd"]), abs=1e-4)
     for name in ("frames", "calpha_rmsd", "loss_curves"):
         assert (run / f"{name}.png").stat().st_size > 10_000 and (run / f"{name}.svg").exists()
-    config = json.loads((run / "config.json").read_text())
-    assert config["series"]["refine_start"] is False and config["series"]["smooth_iterations"] == 4
+    assert record.config["config"]["refine_start"] is False and record.config["config"]["smooth_iterations"] == 4
+    assert record.config["parameters"]["n_frames"] == 4
     assert (run / "summary.txt").read_text().startswith("series of 5 models from 3 maps")
 
 

@@ -78,9 +78,6 @@ def test_step_rows_and_tables(fake_result, adk_closed):
     assert len(lines) == 2 + len(cmp) and len({len(line) for line in lines}) == 1
     assert "n/a" in lines[4] and lines[6].split()[-2:] == ["1", "0"]
 
-    flat = figures.flat_metrics(result.before, result.after, {"ca_rmsd_reference": (3.0, np.float64(0.0))})
-    assert flat["ca_rmsd_reference_after"] == 0.0 and flat["fsc_average_before"] == 0.4
-    assert flat["molprobity_score_before"] is None and "qscore_before" not in flat
 
 
 def test_format_value():

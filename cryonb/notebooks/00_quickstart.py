@@ -39,7 +39,6 @@ show_3d = True           # build the nglview widget (it draws only in a live bro
 run_dir = None           # papermill sets it; None: papermill_runs/00_quickstart/interactive (runs.interactive_run_dir)
 
 # %%
-from pathlib import Path
 import matplotlib.pyplot as plt
 from cryonb import data, density, io, plots, runs, viz
 

@@ -92,9 +92,9 @@ if iterations:   # same iterations for every decoder stage; rounds no longer tha
               for k, c in default_stages(resolution).items() if k in STAGES}
 config = RefineConfig(stages=stage_names, polish_steps=polish_steps, n_orientations=n_orientations,
                       device=device, seed=seed, threads=threads, **scaled)
-runs.write_json({"model": model, "map_path": map_path or f"bundled: adk_domain_motion({resolution}, snr={snr})",
-                 "resolution": resolution, "reference": reference or ("1AKE (bundled)" if truth is not None else None),
-                 "iterations": iterations, "refine": config.as_dict()}, run / "config.json")
+runs.write_parameters(run, {"model": model, "map_path": map_path or f"bundled: adk_domain_motion({resolution}, snr={snr})",
+                             "resolution": resolution, "iterations": iterations,
+                             "reference": reference or ("1AKE (bundled)" if truth is not None else None)})
 
 print(f"model: {start.name or model}: {start[0].count_atom_sites()} atoms in {sum(len(ch) for ch in start[0])} residues")
 print(f"map:   {map_path or 'bundled example'}: box {m.shape[::-1]} voxels (x, y, z) of {m.voxel_size[0]:.2f} Å, "
@@ -189,22 +189,21 @@ view
 
 # %% [markdown]
 # ## Outputs
-# The refined model (`refined.cif`, `refined.pdb`), `metrics.json` (every compared metric as
-# `<key>_before` / `<key>_after`, and under `harm` whatever the refinement made worse than the input:
-# clashscore, twisted or cis peptides, Ramachandran outliers, ligand geometry), `steps.json` (the step table and notes), the figures (PNG and
-# SVG) and `summary.txt`, the table below, which `make demo` prints.
+# The refined model (`refined.cif`, `refined.pdb`), the run record that `cryonb.refine` wrote
+# (`config.json`: settings, versions and these parameters; `status.json`; `metrics.json`: every
+# headline metric of the refined model as `<key>` and of the input as `<key>_input`, with `harm`
+# naming whatever the refinement made worse than the input; `steps.json`: what each step did and the
+# notes; `cryonb.runs.load_run(run)` reads it back, as for `cryonb refine`), the figures (PNG and SVG)
+# and `summary.txt`, the table below, which `make demo` prints.
 
 # %%
 io.write_model(result.structure, run / "refined.cif")
 io.write_model(result.structure, run / "refined.pdb")
-ca = {"ca_rmsd_reference": extra["C-alpha RMSD to reference (Å)"]} if truth is not None else {}
-metrics = {"model": model, "map": map_path or "bundled", "resolution": resolution,
-           "refine_seconds": result.seconds, **figures.flat_metrics(result.before, result.after, ca),
-           "harm": result.harm}
+if truth is not None:
+    before, after = extra["C-alpha RMSD to reference (Å)"]
+    runs.update_metrics(run, {"ca_rmsd_reference": after, "ca_rmsd_reference_input": before})
 for finding in result.harm:
     print(f"WARNING: worse than the input: {finding}")
-runs.write_json(metrics, run / "metrics.json")
-runs.write_json({"steps": rows, "notes": result.notes}, run / "steps.json")
 summary = (f"{start.name or model} refined into {map_path or 'the bundled example map'} at {resolution} Å "
            f"in {result.seconds:.0f} s ({', '.join(s.name for s in result.steps)})\n{table}\n")
 (run / "summary.txt").write_text(summary)

@@ -91,7 +91,7 @@ from cryonb.refinement.stages import default_stages
 from cryonb.series import figures
 from cryonb.series.baseline import interpolate_models, refine_independently
 from cryonb.series.inputs import SeriesInputs, load_series, read_latents
-from cryonb.series.outputs import frames_table, summarise, write_series_outputs
+from cryonb.series.outputs import summarise
 from cryonb.series.pipeline import SeriesConfig, refine_series
 
 run = runs.run_folder(run_dir or runs.interactive_run_dir("06_series_refinement"))
@@ -113,11 +113,10 @@ settings = {"iterations": iterations, "patch_iterations": patch_iterations, "fit
             "smooth_iterations": smooth_iterations,
             "batch": batch, "n_orientations": n_orientations, "threads": threads}
 config = SeriesConfig(refine_start=refine_start, seed=seed, **{k: v for k, v in settings.items() if v is not None})
-runs.write_json({"maps": maps or f"bundled: adk_dims_series({resolution}, n_maps={n_maps}, snr={snr}, "
-                 f"voxel_size={voxel_size})", "latent": latent or None, "model": model or "adk_closed",
-                 "resolution": resolution, "eval_latent": eval_latent or None, "n_frames": n_frames,
-                 "maps_read": inputs.names, "latent_source": inputs.latent_source, "baseline": baseline and bundled,
-                 "series": config.as_dict()}, run / "config.json")
+runs.write_parameters(run, {"maps": maps or f"bundled: adk_dims_series({resolution}, n_maps={n_maps}, snr={snr}, "
+                             f"voxel_size={voxel_size})", "latent": latent or None, "model": model or "adk_closed",
+                             "resolution": resolution, "eval_latent": eval_latent or None, "n_frames": n_frames,
+                             "baseline": baseline and bundled})
 
 print(f"model: {start.name or model}: {start[0].count_atom_sites()} atoms in {sum(len(ch) for ch in start[0])} residues")
 print(f"maps:  {len(inputs.maps)}, box {inputs.maps[0].shape[::-1]} voxels (x, y, z) of "
@@ -130,14 +129,16 @@ print(f"run folder: {run}")
 # ## Refine the series
 # `refine_series` runs the steps in order (`start`, `patches_coarse`, `patches`, `residues`, `atoms`,
 # `fit`, `smooth`) on every map at once, checkpointing the decoders of each finished step in the run folder;
-# `resume=True` continues an interrupted run. The default bundled run takes several minutes on two
-# CPU threads.
+# `resume=True` continues an interrupted run. It then validates the model at every latent to evaluate
+# and writes the series and the run record, as `cryonb series` does. The default bundled run takes
+# several minutes on two CPU threads.
 
 # %%
 checkpoints = run / "checkpoints"
 if not resume and checkpoints.exists():
     shutil.rmtree(checkpoints)   # a fresh run replaces this run folder's outputs, checkpoints included
-result = refine_series(start, inputs, resolution, config, out_dir=run, resume=resume, progress=True)
+result = refine_series(start, inputs, resolution, config, out_dir=run, resume=resume, progress=True,
+                       evaluate=evaluate)
 print(f"refined the series in {result.seconds:.0f} s")
 
 # %% [markdown]
@@ -167,7 +168,7 @@ plt.show()
 
 # %%
 traj = result.trajectory(evaluate)
-table = frames_table(result, evaluate, progress=True)
+table = result.table
 x, xlabel = figures.frame_axis(table, evaluate)
 sampled = np.array([bool(row["map"]) for row in table])
 print(single.format_table([[k, v["min"], v["median"], v["max"]] for k, v in summarise(table).items()],
@@ -217,14 +218,19 @@ else:
 # %% [markdown]
 # ## Outputs
 # `series.cif` / `series.pdb` (one model per evaluated latent), `frames.csv` (the per-frame table),
-# `metrics.json` (summary over frames, steps, settings and, for the bundled example, the C-alpha
-# RMSD per frame), the figures (PNG and SVG) and `summary.txt`.
+# the run record `refine_series` wrote (`config.json`, `status.json`, `steps.json`, and `metrics.json`:
+# the worst frame's value of every headline metric as `<key>` and the median as `<key>_median`; read
+# it back with `cryonb.runs.load_run(run)`), for the bundled example the C-alpha RMSD to the true
+# frames (`ca_rmsd.csv` per frame, medians and maxima added to `metrics.json`), the figures (PNG and
+# SVG) and `summary.txt`.
 
 # %%
-ca = {k: {"median": float(np.median(v)), "max": float(v.max()), "per_frame": v.tolist()} for k, v in rmsd.items()}
-write_series_outputs(result, evaluate, run, table, {"config": config.as_dict(), "maps": inputs.names,
-                                                    "latent_source": inputs.latent_source, "resolution": resolution,
-                                                    "ca_rmsd": ca})
+ca = {k: {"median": float(np.median(v)), "max": float(v.max())} for k, v in rmsd.items()}
+keys = {"series": "ca_rmsd", "independent + interpolated": "ca_rmsd_baseline", "start model": "ca_rmsd_start"}
+if rmsd:
+    runs.update_metrics(run, {f"{keys[k]}_{stat}": v[stat] for k, v in ca.items() for stat in ("median", "max")})
+    np.savetxt(run / "ca_rmsd.csv", np.column_stack([np.arange(len(table)), *rmsd.values()]), delimiter=",",
+               header=",".join(["frame", *(keys[k] for k in rmsd)]), comments="", fmt="%.4f")
 summary = (f"series of {len(table)} models from {len(inputs.maps)} maps at {resolution} Å in {result.seconds:.0f} s "
            f"({', '.join(s.name for s in result.steps)})\n"
            + "".join(f"{k}: median {v['median']:.3g}, max {v['max']:.3g}\n" for k, v in summarise(table).items())

@@ -113,24 +113,6 @@ def format_table(rows: Sequence[Sequence], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def flat_metrics(before: dict, after: dict, extra: dict[str, tuple[float, float]] | None = None) -> dict:
-    """``<key>_before`` / ``<key>_after`` for the compared keys (and ``extra``), JSON-ready."""
-    out = {}
-    pairs = dict(extra or {})
-    pairs.update({k: (before[k], after[k]) for k, _ in _compared() if _both(before, after, k)})
-    for k, (b, a) in pairs.items():
-        out[f"{k}_before"], out[f"{k}_after"] = _json_number(b), _json_number(a)
-    return out
-
-
-def _json_number(v):
-    if isinstance(v, (np.floating, float)):
-        return float(v) if math.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
-
-
 # ----------------------------------------------------------------------------- figures
 def plot_loss_curves(steps: Sequence, title: str | None = None) -> plt.Figure:
     """One panel per step with a loss history (``StageResult``s): after every round the map score
