@@ -10,6 +10,9 @@ import os
 import shutil
 from pathlib import Path
 
+from .errors import CryonbError
+from .runs import fail_run, load_run
+
 NOTEBOOK_DIR = Path(__file__).resolve().parent / "notebooks"
 RUNS_FOLDER = "papermill_runs"
 
@@ -47,7 +50,6 @@ def default_runs_root() -> Path:
 def copy_notebook(name: str, folder: str | os.PathLike) -> list[Path]:
     """Copy the pair of notebook ``name`` into ``folder`` for editing. A file already there is
     never overwritten: CryonbError names it and nothing is copied. Returns the copies' paths."""
-    from .errors import CryonbError
 
     sources = pair_paths(name)
     targets = [Path(folder) / s.name for s in sources]
@@ -78,9 +80,23 @@ def execute_notebook(name: str, parameters: dict | None = None, run_name: str = 
     params = dict(parameters or {})
     params["run_dir"] = str(folder.resolve())
     out = folder / src.name
-    papermill.execute_notebook(_unpaired(src), str(out), parameters=params, cwd=str(Path.cwd()),
-                               kernel_name=kernel_name, progress_bar=progress)
+    try:
+        papermill.execute_notebook(_unpaired(src), str(out), parameters=params, cwd=str(Path.cwd()),
+                                   kernel_name=kernel_name, progress_bar=progress)
+    except BaseException as exc:
+        _mark_failed(folder, exc)
+        raise
     return out
+
+
+def _mark_failed(folder: Path, exc: BaseException) -> None:
+    """A run record the notebook left "running" (a cell raised, or the run was stopped) says failed."""
+    try:
+        running = load_run(folder).state == "running"
+    except CryonbError:
+        return                                   # no run record (yet): nothing to mark
+    if running:
+        fail_run(folder, exc)
 
 
 def _unpaired(src: Path):
@@ -114,3 +130,16 @@ def strip_outputs(path: str | os.PathLike) -> bool:
     if changed:
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return changed
+
+
+def interactive_run_dir(notebook: str) -> Path:
+    """Run folder of a notebook run by hand: ``papermill_runs/<notebook>/interactive`` under the
+    kernel's working folder, or under the checkout when that is the shipped notebooks folder
+    (``notebooks/`` of a checkout). An installed package's own copy is refused: copy it out."""
+    base = Path.cwd()
+    if base.resolve() == NOTEBOOK_DIR:
+        base = source_checkout()
+        if base is None:
+            raise CryonbError(NOTEBOOK_DIR, "is the installed package's copy of the notebooks; run an "
+                                            f"editable copy instead: cryonb notebook {notebook} --copy DIR")
+    return base / RUNS_FOLDER / notebook / "interactive"

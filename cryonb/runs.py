@@ -51,22 +51,6 @@ def run_folder(path: str | os.PathLike) -> Path:
     return folder
 
 
-def interactive_run_dir(notebook: str) -> Path:
-    """Run folder of a notebook run by hand: ``papermill_runs/<notebook>/interactive`` under the
-    kernel's working folder, or under the checkout when that is the shipped notebooks folder
-    (``notebooks/`` of a checkout). An installed package's own copy is refused: copy it out."""
-    from .errors import CryonbError
-    from .notebook_runs import NOTEBOOK_DIR, RUNS_FOLDER, source_checkout
-
-    base = Path.cwd()
-    if base.resolve() == NOTEBOOK_DIR:
-        base = source_checkout()
-        if base is None:
-            raise CryonbError(NOTEBOOK_DIR, "is the installed package's copy of the notebooks; run an "
-                                            f"editable copy instead: cryonb notebook {notebook} --copy DIR")
-    return base / RUNS_FOLDER / notebook / "interactive"
-
-
 def write_json(obj: Any, path: str | os.PathLike) -> Path:
     """Write ``obj`` (dataclasses, numpy scalars and arrays allowed) as indented JSON, atomically."""
     path = Path(path)

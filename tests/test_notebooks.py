@@ -7,11 +7,17 @@ import sys
 import numpy as np
 import pytest
 
-from cryonb import runs
 from cryonb.errors import CryonbError
 from cryonb.runs import load_run
 from cryonb.validation.headline import KEYS
-from cryonb.notebook_runs import NOTEBOOK_DIR, execute_notebook, list_notebooks, pair_paths, source_checkout
+from cryonb.notebook_runs import (
+    NOTEBOOK_DIR,
+    execute_notebook,
+    interactive_run_dir,
+    list_notebooks,
+    pair_paths,
+    source_checkout,
+)
 
 # small parameters per notebook, so the whole set runs in CI in minutes
 SMALL = {
@@ -73,12 +79,12 @@ def test_copy_gives_an_editable_pair_and_never_overwrites(tmp_path):
 
 def test_interactive_run_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert runs.interactive_run_dir("00_quickstart") == tmp_path / "papermill_runs" / "00_quickstart" / "interactive"
+    assert interactive_run_dir("00_quickstart") == tmp_path / "papermill_runs" / "00_quickstart" / "interactive"
     monkeypatch.chdir(NOTEBOOK_DIR)   # a kernel started in the checkout's notebooks/ writes beside it
-    assert runs.interactive_run_dir("00_quickstart").parent.parent == source_checkout() / "papermill_runs"
+    assert interactive_run_dir("00_quickstart").parent.parent == source_checkout() / "papermill_runs"
     monkeypatch.setattr("cryonb.notebook_runs.source_checkout", lambda: None)   # an installed package
     with pytest.raises(CryonbError, match="--copy"):
-        runs.interactive_run_dir("00_quickstart")
+        interactive_run_dir("00_quickstart")
 
 
 def test_quickstart_outputs(tmp_path, monkeypatch):
@@ -94,8 +100,8 @@ def test_quickstart_outputs(tmp_path, monkeypatch):
     assert (run / "fsc.png").stat().st_size > 10_000 and (run / "fsc.svg").exists()
     for name in ("map.mrc", "half1.mrc", "half2.mrc"):
         assert (run / name).stat().st_size > 1024
-    config = json.loads((run / "config.json").read_text())
-    assert config["simulation"]["resolution"] == 6.0
+    record = load_run(run)
+    assert record.ok and record.config["pipeline"] == "simulate" and record.config["config"]["resolution"] == 6.0
 
 
 def test_series_notebook_outputs(tmp_path):
@@ -132,8 +138,10 @@ def test_cnn_notebook_outputs(tmp_path):
     out = execute_notebook("02_cnn_training", {**SMALL["02_cnn_training"], "show_3d": False},
                            run_name="check", runs_root=tmp_path)
     run = out.parent
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["training"]["epochs"] == 1 and metrics["training"]["n_parameters"] > 0
+    record = load_run(run)
+    metrics = json.loads((run / "scores.json").read_text())
+    assert record.ok and record.metrics["epochs"] == 1 and record.metrics["n_parameters"] > 0
+    assert 0 <= record.metrics["crscore_8A"] <= 1
     rows = metrics["by_resolution"]["this run"]
     assert set(rows) == {"3", "8"} and all(r["n_maps"] == 2 for r in rows.values())
     assert all(0 <= r["crscore"] <= 1 for r in rows.values())
@@ -143,8 +151,8 @@ def test_cnn_notebook_outputs(tmp_path):
     assert (run / "weights.pt").stat().st_size > 1000
     ca = gemmi.read_structure(str(run / "predicted_ca.pdb"))
     assert ca[0].count_atom_sites() >= 214      # at least L atoms for AdK
-    config = json.loads((run / "config.json").read_text())
-    assert config["scored"] == ["adk_closed", "1dx5I"] and config["training"]["steps_per_epoch"] == 3
+    assert record.config["parameters"]["scored"] == ["adk_closed", "1dx5I"]
+    assert record.config["config"]["training"]["steps_per_epoch"] == 3
 
 
 def test_prior_fitting_writes_loadable_priors_and_figures(tmp_path):
@@ -154,8 +162,11 @@ def test_prior_fitting_writes_loadable_priors_and_figures(tmp_path):
     out = execute_notebook("01_prior_fitting", {**SMALL["01_prior_fitting"], "classes": "cis-pro,general",
                                                 "residues": "SER,LEU"}, run_name="check", runs_root=tmp_path)
     run = out.parent
-    fits = json.loads((run / "metrics.json").read_text())["fits"]
+    fits = json.loads((run / "priors" / "fit_report.json").read_text())
     assert set(fits) == {"rama_cis-pro", "rama_general", "rotamer_ser", "rotamer_leu"}
+    record = load_run(run)
+    assert record.ok and record.metrics["tables"] == 4
+    assert record.metrics["worst_agreement"] == min(f["agreement"] for f in fits.values())
     assert all(f["n_components"] in (48, 8) and f["iterations"] == 15 for f in fits.values())
     assert (run / "rama_general.png").stat().st_size > 10_000 and (run / "rotamer_leu.svg").exists()
     # the run's files replace the shipped ones they cover; the rest come from the package
@@ -167,3 +178,12 @@ def test_prior_fitting_writes_loadable_priors_and_figures(tmp_path):
     loaded = load_priors(priors)
     assert set(loaded.rama) == set(TABLES) and set(loaded.rotamer) == set(ROTAMERIC)
     assert loaded.rama["general"].n_components == 48
+
+
+def test_a_notebook_that_fails_leaves_a_failed_run_record(tmp_path):
+    import papermill.exceptions
+    with pytest.raises(papermill.exceptions.PapermillExecutionError):
+        execute_notebook("00_quickstart", {**SMALL["00_quickstart"], "model": "no_such_model", "show_3d": False},
+                         run_name="bad", runs_root=tmp_path)
+    record = load_run(tmp_path / "00_quickstart" / "bad")
+    assert record.state == "failed" and "no_such_model" in record.status["error"] and not record.metrics

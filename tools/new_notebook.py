@@ -21,16 +21,17 @@ SKELETON = '''# %% [markdown]
 
 # %% tags=["parameters"]
 seed = 0
-run_dir = None               # papermill sets it; None: papermill_runs/{name}/interactive (runs.interactive_run_dir)
+run_dir = None               # papermill sets it; None: papermill_runs/{name}/interactive (notebook_runs.interactive_run_dir)
 
 # %%
 from cryonb import runs
+from cryonb.notebook_runs import interactive_run_dir
 
-run = runs.run_folder(run_dir or runs.interactive_run_dir("{name}"))
-runs.write_json({{"seed": seed}}, run / "config.json")
+run = runs.run_folder(run_dir or interactive_run_dir("{name}"))
+runs.begin_run(run, "{name}", {{}}, seed=seed)   # config.json and a "running" status.json
 
 # %%
-runs.write_json({{}}, run / "metrics.json")
+runs.finish_run(run, {{}})                        # flat metrics.json, steps.json, status "ok"
 '''
 
 

@@ -20,7 +20,7 @@
 #
 # 1. a **parameters** cell (papermill overrides it: `cryonb notebook 00_quickstart -p resolution 6`),
 # 2. a **config dataclass** from `cryonb`, written to the run folder,
-# 3. every output (maps, figures, `metrics.json`) in **one run folder** under `papermill_runs/`,
+# 3. every output (maps, figures, the run record: `config.json`, `status.json`, `metrics.json`) in **one run folder** under `papermill_runs/`,
 # 4. matplotlib for figures, nglview for an inline 3D look.
 #
 # We load adenylate kinase (closed state, PDB 1AKE, from the MDAnalysisTests package), simulate a
@@ -36,15 +36,17 @@ snr = 1.0                # signal-to-noise ratio (variance) of the full map; hal
 seed = 0                 # noise seed
 sigma_level = 1.5        # isosurface level for the 3D view, in map standard deviations
 show_3d = True           # build the nglview widget (it draws only in a live browser)
-run_dir = None           # papermill sets it; None: papermill_runs/00_quickstart/interactive (runs.interactive_run_dir)
+run_dir = None           # papermill sets it; None: papermill_runs/00_quickstart/interactive (cryonb.notebook_runs.interactive_run_dir)
 
 # %%
 import matplotlib.pyplot as plt
 from cryonb import data, density, io, plots, runs, viz
+from cryonb.notebook_runs import interactive_run_dir
 
-run = runs.run_folder(run_dir or runs.interactive_run_dir("00_quickstart"))
+run = runs.run_folder(run_dir or interactive_run_dir("00_quickstart"))
 config = density.SimulationConfig(resolution=resolution, voxel_size=voxel_size, method=method)
-runs.write_json({"model": model, "snr": snr, "seed": seed, "simulation": config}, run / "config.json")
+runs.write_parameters(run, {"model": model, "resolution": resolution, "voxel_size": voxel_size, "snr": snr})
+runs.begin_run(run, "simulate", config.__dict__, inputs={"model": model}, seed=seed)
 st = data.load_model(model)
 print(f"{model}: {st[0].count_atom_sites()} atoms in {sum(len(ch) for ch in st[0])} residues; run folder {run}")
 
@@ -75,7 +77,7 @@ metrics = {"requested_resolution": resolution,
            "halfmap_fsc0143_resolution": half_fsc.resolution(0.143),
            "model_map_fsc05_resolution": model_fsc.resolution(0.5),
            "model_map_fsc_average": model_fsc.average(max_resolution=resolution)}
-runs.write_json(metrics, run / "metrics.json")
+runs.finish_run(run, metrics)
 for k, v in metrics.items():
     print(f"{k:32s} {v:.3f}")
 plt.show()

@@ -44,12 +44,13 @@ classes = "all"             # comma-separated Ramachandran classes, or "all"
 residues = "all"            # comma-separated rotamer types (PHE stands for PHE/TYR), or "all"
 install = False             # also copy the fitted parameters into cryonb/data/priors
 seed = 0
-run_dir = None              # papermill sets it; None: papermill_runs/01_prior_fitting/interactive (runs.interactive_run_dir)
+run_dir = None              # papermill sets it; None: papermill_runs/01_prior_fitting/interactive (cryonb.notebook_runs.interactive_run_dir)
 
 # %%
 from pathlib import Path
 import matplotlib.pyplot as plt
 from cryonb import plots, runs
+from cryonb.notebook_runs import interactive_run_dir
 from cryonb.priors import figures, tables
 from cryonb.validation import rama, rotamer
 from cryonb.validation.reference_data import top8000_dir
@@ -57,14 +58,14 @@ from cryonb.validation.reference_data import top8000_dir
 if reference_dir:
     os.environ["CRYONB_TOP8000"] = str(Path(reference_dir).resolve())
 print("Top8000 tables from:", top8000_dir())
-run = runs.run_folder(run_dir or runs.interactive_run_dir("01_prior_fitting"))
+run = runs.run_folder(run_dir or interactive_run_dir("01_prior_fitting"))
 out = runs.run_folder(run / "priors")
 rama_classes = list(rama.TABLES) if classes == "all" else [c.strip() for c in classes.split(",")]
 rotamer_types = tables.rotamer_fit_types() if residues == "all" else [r.strip().upper() for r in residues.split(",")]
-runs.write_json({"reference_dir": str(top8000_dir()), "rama_iterations": rama_iterations,
-                 "rotamer_iterations": rotamer_iterations, "rama_components": rama_components,
-                 "rotamer_components": rotamer_components, "classes": rama_classes,
-                 "rotamer_types": rotamer_types, "seed": seed}, run / "config.json")
+runs.begin_run(run, "priors", {"rama_iterations": rama_iterations, "rotamer_iterations": rotamer_iterations,
+                                "rama_components": rama_components, "rotamer_components": rotamer_components,
+                                "classes": rama_classes, "rotamer_types": rotamer_types},
+               inputs={"reference_dir": str(top8000_dir())}, seed=seed)
 reports = {}
 
 # %% [markdown]
@@ -110,11 +111,13 @@ for key, r in reports.items():
     ok = r.outlier_cells >= tables.BARS[0] and r.agreement >= tables.BARS[1]
     print(f"{key:<22} {r.n_components:>5} {r.rms_log:>8.3f} {100 * r.outlier_cells:>13.2f}% "
           f"{100 * r.agreement:>9.2f}% {r.seconds:>8.1f}  {'hold' if ok else 'FAIL'}")
-metrics = {"fits": {k: r.as_dict() for k, r in reports.items()},
-           "all_bars_hold": all(r.outlier_cells >= tables.BARS[0] and r.agreement >= tables.BARS[1]
-                                for r in reports.values())}
-runs.write_json(metrics, run / "metrics.json")
-runs.write_json(metrics["fits"], out / "fit_report.json")
+fits = {k: r.as_dict() for k, r in reports.items()}
+runs.write_json(fits, out / "fit_report.json")
+runs.finish_run(run, {"tables": len(reports), "seconds": sum(r.seconds for r in reports.values()),
+                      "worst_outlier_cells": min(r.outlier_cells for r in reports.values()),
+                      "worst_agreement": min(r.agreement for r in reports.values()),
+                      "all_bars_hold": all(r.outlier_cells >= tables.BARS[0] and r.agreement >= tables.BARS[1]
+                                           for r in reports.values())})
 if install:   # replace the shipped parameters by this run's (then commit them with the fit report)
     written = tables.install_priors(out)
     print("installed into the package:", ", ".join(p.name for p in written))

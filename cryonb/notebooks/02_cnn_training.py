@@ -62,12 +62,13 @@ view_structure = "adk_closed"
 view_resolution = 5.0
 show_3d = True               # build the nglview widget (it draws only in a live browser)
 seed = 0
-run_dir = None               # papermill sets it; None: papermill_runs/02_cnn_training/interactive (runs.interactive_run_dir)
+run_dir = None               # papermill sets it; None: papermill_runs/02_cnn_training/interactive (cryonb.notebook_runs.interactive_run_dir)
 
 # %%
 import numpy as np
 import matplotlib.pyplot as plt
 from cryonb import plots, runs, viz
+from cryonb.notebook_runs import interactive_run_dir
 from cryonb.cnn import (DEFAULT_WEIGHTS, DataConfig, NetworkConfig, TrainConfig, ca_score, ca_structure,
                         calpha_chain, load_weights, pick_atoms, predict_probability, ship_weights,
                         shipped_config, shipped_data, split_structures, structure_names, train_network)
@@ -75,7 +76,7 @@ from cryonb.cnn import figures
 from cryonb.cnn.dataset import load_structure, make_sample
 from cryonb.refinement import figures as single
 
-run = runs.run_folder(run_dir or runs.interactive_run_dir("02_cnn_training"))
+run = runs.run_folder(run_dir or interactive_run_dir("02_cnn_training"))
 split = split_structures(structure_names())
 if full:   # the shipped network's settings
     network, data, training = NetworkConfig(), shipped_data(), shipped_config(threads, time_limit or 7000, seed)
@@ -85,9 +86,11 @@ else:
                            threads=threads, time_limit=time_limit)
 shipped = load_weights() if compare_shipped and DEFAULT_WEIGHTS.is_file() else None
 names = structures or split.test
-runs.write_json({"full": full, "network": network.as_dict(), "data": data.as_dict(), "training": training,
-                 "split": split.as_dict(), "scored": names, "resolutions": resolutions,
-                 "orientations": orientations, "snr": snr}, run / "config.json")
+runs.write_parameters(run, {"full": full, "scored": names, "resolutions": resolutions, "orientations": orientations,
+                            "snr": snr})
+runs.begin_run(run, "cnn_training", {"network": network.as_dict(), "data": data.as_dict(),
+                                     "training": training},
+               inputs={"split": split.as_dict()}, seed=training.seed, threads=training.threads)
 print(f"train {len(split.train)} structures, validate on {len(split.val)}, test {len(split.test)}: {split.test}")
 print(f"run folder: {run}")
 
@@ -166,16 +169,20 @@ view
 
 # %% [markdown]
 # ## Outputs
-# `weights.pt` (with its training record), `checkpoint.pt`, `metrics.json` (training summary and the
-# scores per resolution), the figures (PNG and SVG) and `predicted_ca.pdb`.
+# `weights.pt` (with its training record), `checkpoint.pt`, the run record (`config.json`,
+# `status.json`, `metrics.json`: the training summary and the mean CRscore per resolution, flat),
+# `scores.json` (every score per resolution, this run and the shipped network, and the naive
+# baseline), the figures (PNG and SVG) and `predicted_ca.pdb`.
 
 # %%
-metrics = {"training": {k: record[k] for k in ("epochs", "seconds", "best_epoch", "device", "threads", "n_parameters")},
-           "final": {k: v[-1] for k, v in result.history.items()},
-           "by_resolution": {label: {f"{r:g}": m for r, m in figures.mean_by_resolution(rows).items()}
-                             for label, rows in curves.items()},
-           "naive_by_resolution": {f"{r:g}": m for r, m in
-                                   figures.mean_by_resolution(curves["this run"], "naive_").items()},
-           "view": {"structure": view_structure, "resolution": view_resolution, **view_score.as_dict()}}
-runs.write_json(metrics, run / "metrics.json")
-print(f"wrote {run / 'metrics.json'}")
+scores = {"by_resolution": {label: {f"{r:g}": m for r, m in figures.mean_by_resolution(rows).items()}
+                            for label, rows in curves.items()},
+          "naive_by_resolution": {f"{r:g}": m for r, m in
+                                  figures.mean_by_resolution(curves["this run"], "naive_").items()},
+          "view": {"structure": view_structure, "resolution": view_resolution, **view_score.as_dict()}}
+runs.write_json(scores, run / "scores.json")
+mine = scores["by_resolution"]["this run"]
+runs.finish_run(run, {**{k: record[k] for k in ("epochs", "seconds", "best_epoch", "n_parameters")},
+                      **{f"final_{k}": v[-1] for k, v in result.history.items()},
+                      **{f"crscore_{r}A": m["crscore"] for r, m in mine.items()}})
+print(f"wrote {run / 'metrics.json'} and {run / 'scores.json'}")

@@ -64,7 +64,7 @@ threads = None               # torch CPU threads (None: torch's default)
 resume = False               # True: continue from this run folder's checkpoints
 sigma_level = 1.5            # isosurface level of the 3D view, in map standard deviations
 show_3d = True               # build the nglview widget (it draws only in a live browser)
-run_dir = None               # papermill sets it; None: papermill_runs/05_single_refinement/interactive (runs.interactive_run_dir)
+run_dir = None               # papermill sets it; None: papermill_runs/05_single_refinement/interactive (cryonb.notebook_runs.interactive_run_dir)
 
 # %%
 import shutil
@@ -72,11 +72,12 @@ from dataclasses import replace
 import matplotlib.pyplot as plt
 import cryonb
 from cryonb import data, density, io, plots, runs, viz
+from cryonb.notebook_runs import interactive_run_dir
 from cryonb.data.refinement_cases import adk_domain_motion
 from cryonb.refinement import RefineConfig, figures
 from cryonb.refinement.stages import STAGES, default_stages
 
-run = runs.run_folder(run_dir or runs.interactive_run_dir("05_single_refinement"))
+run = runs.run_folder(run_dir or interactive_run_dir("05_single_refinement"))
 bundled = model == "adk_open_on_core"
 example = adk_domain_motion(resolution, snr=snr, seed=seed) if bundled or not map_path else None
 start = example.model if bundled else data.load_model(model)

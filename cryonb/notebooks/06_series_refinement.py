@@ -77,7 +77,7 @@ resume = False               # True: continue from this run folder's checkpoints
 show_3d = True               # build the nglview widget (it draws only in a live browser)
 show_maps = True             # in the 3D view, the map nearest each frame's latent
 sigma_level = 1.5            # isosurface level of the maps, in standard deviations
-run_dir = None               # papermill sets it; None: papermill_runs/06_series_refinement/interactive (runs.interactive_run_dir)
+run_dir = None               # papermill sets it; None: papermill_runs/06_series_refinement/interactive (cryonb.notebook_runs.interactive_run_dir)
 
 # %%
 import shutil
@@ -85,6 +85,7 @@ from dataclasses import replace
 import numpy as np
 import matplotlib.pyplot as plt
 from cryonb import data, plots, runs, viz
+from cryonb.notebook_runs import interactive_run_dir
 from cryonb.data.series_cases import adk_dims_series
 from cryonb.refinement import figures as single
 from cryonb.refinement.stages import default_stages
@@ -94,7 +95,7 @@ from cryonb.series.inputs import SeriesInputs, load_series, read_latents
 from cryonb.series.outputs import summarise
 from cryonb.series.pipeline import SeriesConfig, refine_series
 
-run = runs.run_folder(run_dir or runs.interactive_run_dir("06_series_refinement"))
+run = runs.run_folder(run_dir or interactive_run_dir("06_series_refinement"))
 bundled = not maps
 case = adk_dims_series(resolution, n_maps=n_maps, snr=snr, voxel_size=voxel_size, seed=seed) if bundled else None
 if bundled:
