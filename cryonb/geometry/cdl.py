@@ -8,8 +8,13 @@ A triple with a cis peptide (|omega| < 45 degrees) keeps the library values, exc
 takes Engh & Huber's cis-Pro values (ring included). Termini and non-standard residues keep the
 library values. The table is built by ``tools/build_cdl_table.py`` from cctbx-base.
 
->>> topo = build_topology(data.adk_closed())                    # doctest: +SKIP
->>> restraints = cdl_restraints(topo, topo.xyz(st))             # doctest: +SKIP
+>>> from cryonb import data
+>>> from cryonb.geometry.topology import build_topology
+>>> st = data.adk_closed()
+>>> topo = build_topology(st, warn=False)
+>>> restraints = cdl_restraints(topo, topo.xyz(st))   # the topology's restraints, backbone ideals from the CDL
+>>> restraints.bonds.shape == topo.restraints.bonds.shape
+True
 """
 from __future__ import annotations
 

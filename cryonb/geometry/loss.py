@@ -9,8 +9,18 @@ Ramachandran, rotamer and RNA-suite priors, and a tether holding waters and ions
 ``terms(xyz)`` returns every term for a batch of
 models (..., n, 3); ``__call__`` returns the weighted sum.
 
->>> loss = GeometryLoss(topo, library, topo.xyz(st))         # doctest: +SKIP
->>> total = loss(torch.as_tensor(topo.xyz(st)))              # doctest: +SKIP
+>>> from cryonb import data
+>>> from cryonb.geometry.library import RestraintLibrary
+>>> from cryonb.geometry.topology import build_topology
+>>> st = data.adk_closed()
+>>> library = RestraintLibrary()
+>>> topo = build_topology(st, library, warn=False)
+>>> loss = GeometryLoss(topo, library, topo.xyz(st))
+>>> xyz = torch.as_tensor(topo.xyz(st))
+>>> sorted(loss.terms(xyz))[:4]
+['angle', 'bond', 'cbeta', 'chirality']
+>>> bool(loss(xyz) > 0)
+True
 """
 from __future__ import annotations
 

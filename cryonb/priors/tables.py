@@ -6,9 +6,13 @@ the bars (:data:`BARS`: >= 99.5 % of the table's outlier cells are outliers, >= 
 agree in category, each with a little slack) is kept; the ladder ends at the largest count,
 which is kept whatever its figures.
 
->>> priors = load_priors()                                   # doctest: +SKIP
->>> priors.rama["general"].log_score(torch.tensor([-63.0, -41.0]))   # doctest: +SKIP
->>> priors.rotamer["LEU"].density(torch.tensor([[-65.0, 175.0]]))    # doctest: +SKIP
+>>> import torch
+>>> priors = load_priors()
+>>> alpha, left = priors.rama["general"].log_score(torch.tensor([[-63.0, -41.0], [60.0, -120.0]]))
+>>> bool(alpha > left)                         # the alpha helix is favoured, (60, -120) is not
+True
+>>> bool(priors.rotamer["LEU"].density(torch.tensor([[-65.0, 175.0]]))[0] > 0.1)   # Leu mt
+True
 """
 from __future__ import annotations
 

@@ -24,11 +24,15 @@ rotamer list: gradient ascent on the mixture's log-density from each component c
 mixture's modes; modes in the favoured region (Top8000 rotamericity >= 2 %) are kept, the
 highest first, dropping any within ``merge_deg`` of one already kept in every chi.
 
->>> from cryonb import data, density                                     # doctest: +SKIP
->>> st = data.adk_closed(); topo = build_topology(st, warn=False)          # doctest: +SKIP
->>> m = density.simulate_map(st, density.SimulationConfig(resolution=2.5))  # doctest: +SKIP
->>> result = rebuild_rotamers(topo, topo.xyz(st), m)                       # doctest: +SKIP
->>> result.changed, result.seconds                                         # doctest: +SKIP
+>>> from cryonb import data, density
+>>> from cryonb.geometry.topology import build_topology
+>>> st = data.adk_closed()
+>>> del st[0][0][12:]                                   # the first 12 residues, to be quick
+>>> topo = build_topology(st, warn=False)
+>>> m = density.simulate_map(st, density.SimulationConfig(resolution=2.5))
+>>> result = rebuild_rotamers(topo, topo.xyz(st), m)
+>>> result.changed                                      # each side chain already sits in its density
+[]
 """
 from __future__ import annotations
 

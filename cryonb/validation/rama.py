@@ -8,8 +8,9 @@ interpolated bilinearly at (phi, psi). Favoured: score >= 0.02; allowed: >= 0.00
 0.002 (cis-Pro) or 0.001 (others); else outlier.
 
 >>> from cryonb import data
->>> result = ramachandran(data.adk_closed())        # doctest: +SKIP
->>> result.favored_pct, [(r.chain, r.seqid, r.resname) for r in result.outliers]  # doctest: +SKIP
+>>> result = ramachandran(data.adk_closed())
+>>> round(result.favored_pct, 1), result.outliers
+(95.8, [])
 """
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ the atoms of all its chi angles are present (rotalyze's rule); GLY and ALA have 
 Non-outliers are named after the nearest Top8000 central rotamer (rotamer_central_values/).
 
 >>> from cryonb import data
->>> result = rotamers(data.adk_closed())            # doctest: +SKIP
->>> result.outliers_pct, [(r.resname, r.seqid) for r in result.outliers]  # doctest: +SKIP
+>>> result = rotamers(data.adk_closed())
+>>> round(result.outliers_pct, 2), [(r.resname, r.seqid) for r in result.outliers][:3]
+(3.43, [('ARG', '2'), ('LYS', '40'), ('GLN', '74')])
 """
 from __future__ import annotations
 
