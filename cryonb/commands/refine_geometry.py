@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     st = read_first_model(args.model)
     require_polymer(st, args.model)
     library = RestraintLibrary(args.monomer_library)
-    from ..refinement import GeometryRefineConfig, refine_geometry
+    from ..refinement import GeometryRefineConfig, refine_geometry   # loads torch
     from ..validation.report import HEADLINE, validate_model
     config = GeometryRefineConfig(steps=args.steps, tether_sigma=args.tether)
     result = refine_geometry(st, config, library, progress=True)

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..atomic import atomic_path
 from ..io import write_model
+from ..validation.report import validate_model
 
 FRAME_KEYS = ["rama_outliers_pct", "rama_favored_pct", "rotamer_outliers_pct", "clashscore", "bond_rmsz",
               "angle_rmsz", "molprobity_score"]
@@ -29,14 +31,12 @@ def frames_table(result, latents: np.ndarray, progress: bool = False, xyz: np.nd
 
     ``xyz`` (K, N, 3): other models at those latents (e.g. a baseline) instead of the series'.
     """
-    from ..validation.report import validate_model
 
     latents = np.asarray(latents, dtype=np.float64).reshape(-1, result.model.latent_dim)
     st = result.trajectory(latents) if xyz is None else result.trajectory_of(xyz)
     which = map_of_each_latent(latents, result.inputs.latents)
     rows = range(len(latents))
     if progress:
-        from tqdm.auto import tqdm
         rows = tqdm(rows, desc="validate frames", unit="frame")
     table = []
     for k in rows:
