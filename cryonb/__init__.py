@@ -14,7 +14,7 @@ from .maps import Map  # noqa: E402
 
 def refine(model, map, resolution, config=None, **kwargs):
     """GMM-DNN refinement of ``model`` into ``map`` at ``resolution`` Å (see cryonb.refinement.refine)."""
-    from .refinement.pipeline import refine as _refine
+    from .refinement.pipeline import refine as _refine   # torch: not loaded by `import cryonb`
     return _refine(model, map, resolution, config, **kwargs)
 
 

@@ -5,17 +5,19 @@ Run ``cryonb <command> --help`` for each command's options.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+import time
+import traceback
 
+from .data.sources import cache_dir
 from .errors import CryonbError
 
 COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "predict-ca"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    import importlib
-
     parser = argparse.ArgumentParser(prog="cryonb", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
@@ -43,10 +45,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _log_traceback(command: str) -> str:
     """Write the current exception's traceback to a log under the cache folder; returns its path."""
-    import time
-    import traceback
-
-    from .data.sources import cache_dir
     try:
         folder = cache_dir() / "logs"
         folder.mkdir(parents=True, exist_ok=True)

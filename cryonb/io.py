@@ -7,13 +7,17 @@ Outputs are written atomically (:mod:`cryonb.atomic`); inputs are never modified
 """
 from __future__ import annotations
 
+import bz2
+import gzip
 import os
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import gemmi
 import mrcfile
 import numpy as np
+from scipy.spatial import cKDTree
 
 from .atomic import atomic_path, protect_input
 from .errors import MapError, ModelError, require_file
@@ -85,9 +89,6 @@ PILED_UP = 0.05   # Å: two atoms (not alternates) this close are one atom writt
 def require_polymer(st: gemmi.Structure, path) -> None:
     """ModelError naming ``path`` unless the first model holds an amino-acid or nucleotide residue
     and no more than 1 % of its atoms sit on top of another (a collapsed or damaged model)."""
-    from collections import Counter
-
-    from scipy.spatial import cKDTree
     names = Counter(r.name for r in _residues(st[0]))
     tabulated = {n: gemmi.find_tabulated_residue(n) for n in names}
     if not any(t is not None and (t.is_amino_acid() or t.is_nucleic_acid()) for t in tabulated.values()):
@@ -117,8 +118,6 @@ def model_format(path: str) -> str:
 
 def _open_text(path: str):
     """``path`` opened as text, decompressed (.gz, .bz2); undecodable bytes replaced."""
-    import bz2
-    import gzip
     lower = path.lower()
     opener = gzip.open if lower.endswith(".gz") else bz2.open if lower.endswith(".bz2") else open
     return opener(path, "rt", errors="replace")

@@ -14,11 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def one_thread():
     """One torch thread for a module's tests (use with ``pytestmark = pytest.mark.usefixtures``)."""
-    import torch
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    from cryonb.torch_utils import torch_threads
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

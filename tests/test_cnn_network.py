@@ -6,14 +6,13 @@ import torch
 from cryonb.cnn.inference import axis_weights, predict_probability, sliding_window, window_starts
 from cryonb.cnn.network import NetworkConfig, ResidualNetwork, count_parameters, receptive_radius
 from cryonb.maps import Map
+from cryonb.torch_utils import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 def test_default_network_is_the_seeds():

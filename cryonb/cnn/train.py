@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from ..atomic import atomic_path
 from ..errors import CryonbError
+from ..torch_utils import resolve_device, seeded, torch_threads
 from .dataset import DataConfig, DataSplit, Sample, evaluation_samples, load_structure, training_batch
 from .evaluate import evaluate_sample, mean_by_resolution
 from .network import NetworkConfig, ResidualNetwork, count_parameters
@@ -86,19 +88,15 @@ def train_network(split: DataSplit, out_dir: str | Path, network: NetworkConfig 
     resume: continue from ``out_dir/checkpoint.pt`` (same settings; more epochs or time allowed).
     Stops after ``config.epochs`` epochs, or earlier when the next would pass ``config.time_limit``.
     """
-    from ..refinement.pipeline import resolve_device
-
     network, data, config = network or NetworkConfig(), data or DataConfig(), config or TrainConfig()
     if config.epochs < 1 or config.steps_per_epoch < 1 or config.batch < 1:
         raise ValueError(f"epochs, steps_per_epoch and batch must be >= 1: {config}")
     out = Path(out_dir)
     device = resolve_device(config.device)
-    previous_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
-        torch.manual_seed(config.seed)                               # initial weights
-        net = ResidualNetwork(network).to(device)
+    with torch_threads(config.threads):
+        with seeded(config.seed):                                    # initial weights
+            net = ResidualNetwork(network)
+        net = net.to(device)
         opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
         key = _settings(split, network, data, config)
         state = _resume(out / "checkpoint.pt", key, net, opt, device) if resume else _fresh(out)
@@ -123,8 +121,6 @@ def train_network(split: DataSplit, out_dir: str | Path, network: NetworkConfig 
         record = _record(key, state, net, device, config)
         save_weights(out / "weights.pt", net, data.voxel_size, record)
         return TrainResult(net.eval(), state["history"], record)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, structures: dict, data: DataConfig,
@@ -133,13 +129,13 @@ def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, structures: dic
     rng = np.random.default_rng([config.seed, step])
     x, y = training_batch(structures, data, config.patch, config.batch, rng)
     device = weights.device
-    torch.manual_seed(config.seed * 1_000_003 + step)            # dropout, reproducible per step
     net.train()
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bfloat16):
-        scores = net(torch.from_numpy(x).to(device))
-    loss = F.cross_entropy(scores.float(), torch.from_numpy(y).to(device), weight=weights)
-    opt.zero_grad()
-    loss.backward()
+    with seeded(config.seed * 1_000_003 + step, device):          # dropout, reproducible per step
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bfloat16):
+            scores = net(torch.from_numpy(x).to(device))
+        loss = F.cross_entropy(scores.float(), torch.from_numpy(y).to(device), weight=weights)
+        opt.zero_grad()
+        loss.backward()
     opt.step()
     return float(loss.detach())
 
@@ -162,7 +158,6 @@ def validate(net: ResidualNetwork, samples: list[Sample], config: TrainConfig) -
 def _steps(epoch: int, config: TrainConfig, progress: bool):
     steps = range(epoch * config.steps_per_epoch, (epoch + 1) * config.steps_per_epoch)
     if progress:
-        from tqdm.auto import tqdm
         steps = tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step", leave=False)
     return steps
 

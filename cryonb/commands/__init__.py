@@ -1,11 +1,19 @@
-"""The ``cryonb`` subcommands, one module each (see :mod:`cryonb.cli`)."""
+"""The ``cryonb`` subcommands, one module each (see :mod:`cryonb.cli`).
+
+`cryonb --help` imports every command module, so each imports what loads torch (refinement,
+series, validation reports, the CNN) inside ``main``, once the options are checked.
+"""
 from __future__ import annotations
 
+import fcntl
+import json
 import math
 import os
+import sys
 from pathlib import Path
 
 from ..errors import CryonbError
+from ..io import MODEL_SUFFIXES, read_model
 
 
 def fmt_value(v) -> str:
@@ -27,9 +35,6 @@ def run_folder(args) -> tuple[Path, bool]:
 def read_first_model(path: str):
     """The model file ``path`` read; a warning on stderr when it holds several models (the commands
     that take one model use the first)."""
-    import sys
-
-    from ..io import read_model
     st = read_model(path)
     if len(st) > 1:
         print(f"WARNING: {path} holds {len(st)} models; only the first model is used", file=sys.stderr)
@@ -45,7 +50,6 @@ def check_output(path: str | None, kind: str, inputs: tuple = ()) -> None:
     or not writable."""
     if not path:
         return
-    from ..io import MODEL_SUFFIXES
     p = Path(path)
     if any(i and Path(i).resolve() == p.resolve() for i in inputs):
         raise CryonbError(path, "the output would overwrite the input file; choose another name")
@@ -79,7 +83,6 @@ def saved_arguments(out: Path, command: str) -> dict:
     """The arguments.json of run folder ``out`` being resumed by ``command`` ("refine" or "series");
     CryonbError naming the folder when it does not exist, is another command's run or the file is
     damaged. {} when the folder has no arguments.json."""
-    import json
     if not out.exists():
         raise CryonbError(out, "no such run folder to resume")
     if not out.is_dir():
@@ -105,7 +108,6 @@ _LOCKS: dict = {}
 def lock_run_folder(out: Path) -> None:
     """Create run folder ``out`` and hold an exclusive lock on it until this process ends;
     CryonbError when another run holds it (two runs would write into each other's files)."""
-    import fcntl
     out.mkdir(parents=True, exist_ok=True)
     key = str(out.resolve())
     if key in _LOCKS:

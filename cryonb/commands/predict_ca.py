@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CryonbError
-from ..maps import require_density
+from ..io import read_map, write_map, write_model
+from ..maps import check_resolution, require_density
 from . import check_output, check_positive
 
 
@@ -45,21 +46,17 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..io import read_map
-    from ..maps import check_resolution
-
     _check_options(args)
     m = read_map(args.map)
     check_resolution(m, args.resolution)
     require_density(m)
     _check_length(args.length, m)
-    import torch
+    import torch   # torch and the network only now
 
     from ..cnn.inference import predict_probability
     from ..cnn.peaks import ca_structure, pick_atoms
     from ..cnn.weights import load_weights
-    from ..io import write_map, write_model
-    from ..refinement.pipeline import resolve_device
+    from ..torch_utils import resolve_device
     if args.threads:
         torch.set_num_threads(args.threads)
     net, info = load_weights(args.weights, resolve_device(args.device))

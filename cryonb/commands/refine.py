@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from ..errors import CryonbError
 from ..validation.headline import KEYS
+from ..io import model_xyz, read_map, read_model, require_polymer, write_model
+from ..maps import check_map_for_model
+from ..runs import write_json, write_parameters
 from . import (
     check_folder_writable,
     fmt_value,
@@ -74,9 +78,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..io import model_xyz, read_map, read_model, require_polymer
-    from ..maps import check_map_for_model
-
     out, resume = run_folder(args)
     _fill_options(args, out, resume)
     _check_options(args)
@@ -87,8 +88,7 @@ def main(args: argparse.Namespace) -> int:
     m = read_map(args.map) if args.map else None
     if m is not None:   # before torch is loaded
         check_map_for_model(model_xyz(st), m, args.resolution, args.model)
-    from ..refinement import refine
-    from ..runs import write_json, write_parameters
+    from ..refinement import refine   # loads torch: only once the inputs are checked
     config = _config(args)
     lock_run_folder(out)
     if not resume:
@@ -126,7 +126,7 @@ def _fill_options(args: argparse.Namespace, out: Path, resume: bool) -> None:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    from ..refinement.stages import STAGES
+    from ..refinement.stages import STAGES   # loads torch
 
     if not args.model:
         raise CryonbError(None, "give the start model: --model FILE")
@@ -173,7 +173,7 @@ def _check_folder(args: argparse.Namespace, out: Path, resume: bool) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from ..refinement import RefineConfig
+    from ..refinement import RefineConfig   # loads torch
     from ..refinement.stages import STAGES, default_stages
 
     stages = {}
@@ -193,9 +193,6 @@ def _config(args: argparse.Namespace):
 def _write_outputs(result, out: Path) -> None:
     """refined.cif/.pdb, stages/<k>_<step>.cif and history.json, each atomically (refine() wrote
     the run record)."""
-    from ..io import write_model
-    from ..runs import write_json
-
     write_model(result.structure, out / "refined.cif")
     write_model(result.structure, out / "refined.pdb")
     for k, step in enumerate(result.steps):
@@ -206,7 +203,6 @@ def _write_outputs(result, out: Path) -> None:
 def format_notes(notes: list[str], limit: int = 12) -> str:
     """The run's notes, what was held, tethered, linked or skipped first, per-residue ones (missing
     atoms) last; the first ``limit`` of them."""
-    import re
     per_residue = re.compile(r"^\S+/\S+: ")
     notes = sorted(notes, key=lambda n: bool(per_residue.match(n)))
     lines = [f"note: {n}" for n in notes[:limit]]

@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     st = read_first_model(args.model)
     require_polymer(st, args.model)
     library = RestraintLibrary(args.monomer_library)
-    from ..refinement import GeometryRefineConfig, refine_geometry
+    from ..refinement import GeometryRefineConfig, refine_geometry   # loads torch
     from ..validation.headline import MODEL_KEYS
     from ..validation.report import validate_model
     config = GeometryRefineConfig(steps=args.steps, tether_sigma=args.tether)

@@ -21,7 +21,11 @@ import sys
 from pathlib import Path
 
 from ..errors import CryonbError
+from ..io import model_xyz, read_model, require_polymer
+from ..maps import check_map_for_model
+from ..runs import write_json, write_parameters
 from ..series import defaults
+from ..series.inputs import load_series, read_latents
 from . import check_folder_writable, check_positive, lock_run_folder, run_folder, saved_arguments
 
 SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "fit_iterations",
@@ -53,9 +57,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..io import model_xyz, read_model, require_polymer
-    from ..maps import check_map_for_model
-    from ..series.inputs import load_series, read_latents
 
     out, resume = run_folder(args)
     check_folder_writable(out)
@@ -87,7 +88,6 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def _run(args, out: Path, resume: bool, model, inputs, evaluate) -> int:
     """Lock the run folder, save the arguments, refine the series and write its outputs."""
-    from ..runs import write_json, write_parameters
     from ..series.pipeline import SeriesConfig, refine_series
 
     given = {"iterations": args.iterations, "patch_iterations": args.iterations,

@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
         check_resolution(m, args.resolution)
         require_density(m)
         check_overlap(model_xyz(st), m, args.model)
-    from ..validation.report import validate_model
+    from ..validation.report import validate_model   # loads torch
     report = validate_model(st, m, args.resolution, library)
     print(format_table(report))
     if args.json:

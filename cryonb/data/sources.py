@@ -15,6 +15,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import mrcfile
+
 from ..atomic import atomic_path
 from ..errors import InputFileError
 
@@ -100,6 +102,4 @@ def mdanalysis_test_file(relpath: str) -> Path:
 
 def mrcfile_test_map(name: str) -> Path:
     """One of mrcfile's real EMDB test maps (``EMD-3001.map``, ``EMD-3197.map``) from its sdist."""
-    import mrcfile
-
     return sdist_member("mrcfile", mrcfile.__version__, f"tests/test_data/{name}")

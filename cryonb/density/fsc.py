@@ -8,6 +8,7 @@ import numpy as np
 
 from ..maps import Map, require_same_grid
 from .filters import frequency_grid
+from .simulate import model_map
 
 
 @dataclass
@@ -82,6 +83,5 @@ def fsc(a: Map, b: Map, mask: np.ndarray | None = None) -> FSCCurve:
 def model_map_fsc(st: gemmi.Structure, m: Map, mask: np.ndarray | None = None,
                   b_factor: float | None = None) -> FSCCurve:
     """FSC between map ``m`` and the model's density computed on the same grid to Nyquist."""
-    from .simulate import model_map
 
     return fsc(model_map(st, m, b_factor=b_factor), m, mask)

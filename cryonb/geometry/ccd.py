@@ -32,7 +32,9 @@ from itertools import combinations
 import gemmi
 import numpy as np
 
-from .hydrogens import XH_LENGTH
+from ..atomic import atomic_path
+from ..data.sources import cache_dir
+from .constants import XH_LENGTH
 from .metals import is_metal, metal_distance
 
 BOND_ESD, METAL_BOND_ESD = 0.02, 0.05   # Å
@@ -65,7 +67,6 @@ def ccd_entry(name: str) -> dict | None:
         return json.loads(path.read_text())
     entry = _derive(name)
     if path is not None:
-        from ..atomic import atomic_path
         with atomic_path(path) as tmp:
             with open(tmp, "w") as fh:
                 json.dump(entry, fh)
@@ -74,8 +75,7 @@ def ccd_entry(name: str) -> dict | None:
 
 def _cache_path(name: str):
     try:
-        import biotite
-        from ..data.sources import cache_dir
+        import biotite   # heavy: loaded only when a component is read from the CCD
         return cache_dir() / "ccd" / biotite.__version__ / f"{name}.json"
     except (ImportError, OSError):
         return None

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .constants import XH_LENGTH
 from .linking import dihedral_deg
 
 
 # Histidine is built as the neutral NE2-H tautomer (the library entry is doubly protonated).
 _NOT_ADDED = {("HIS", "HD1")}
-# X-H electron-cloud distances (Å) as MolProbity's reduce places them (Deis et al. 2013); the library's
-# own values differ by up to 0.05 Å. Keyed by parent element, "Car" for an aromatic carbon.
-XH_LENGTH = {"C": 0.97, "Car": 0.93, "N": 0.86, "O": 0.84, "S": 1.20}
 _AROMATIC = {"CR6", "CR16", "CR5", "CR15", "CR56", "CR66", "CR55", "CR1", "CR1H"}
 
 

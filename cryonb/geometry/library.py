@@ -24,10 +24,11 @@ import gemmi
 import numpy as np
 
 from ..errors import InputFileError
+from .ccd import ccd_entry
+from .constants import NUCLEIC, OTHER, PEPTIDE
 
 TABLES = Path(__file__).with_name("monomers.json.gz")
 FORMS = ("internal", "start", "end", "free")
-PEPTIDE, NUCLEIC, OTHER = "peptide", "nucleic", "other"
 _PEPTIDE_GROUPS = {"peptide", "ppeptide", "mpeptide", "p-peptide", "m-peptide"}
 _NUCLEIC_GROUPS = {"rna", "dna", "dna/rna"}
 # Atoms a linked residue loses when the monomer library entry is a free molecule (for residues
@@ -186,7 +187,6 @@ class RestraintLibrary:
     def _read_extra(self, name: str) -> dict | None:
         entry = self._read_monomer_library(name)
         if entry is None and self.use_ccd:
-            from .ccd import ccd_entry
             entry = ccd_entry(name)
         if entry is None:
             return None

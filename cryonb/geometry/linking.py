@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .library import NUCLEIC, PEPTIDE
 from .metals import DONORS, LINK_ESD, REACH, is_metal, metal_distance
+from .constants import NUCLEIC, PEPTIDE
 
 LINK_ATOMS = {PEPTIDE: ("C", "N"), NUCLEIC: ("O3'", "P")}
 BONDED_DISTANCE = 2.0   # Å: linked regardless of numbering

@@ -32,6 +32,7 @@ import torch
 from . import terms
 from .cbeta import DIHEDRAL_SIGMA as CBETA_SIGMA
 from .cbeta import cbeta_dihedrals
+from ..priors import load_priors
 from .cdl import cdl_restraints
 from .clashes import ClashTerm
 from .torsion_priors import RamaTerm, RotamerTerm, SuiteTerm
@@ -75,7 +76,6 @@ class GeometryLoss:
         # the clash list is renewed by refresh(), with the CDL ideals
         self.clash = ClashTerm(topo, library, neighbours, refresh_every=0) if w.clash else None
         if (w.rama or w.rotamer) and priors is None:
-            from ..priors import load_priors
             priors = load_priors()
         self.rama = RamaTerm(topo, xyz0, priors.rama) if w.rama else None
         self.rotamer = RotamerTerm(topo, priors.rotamer) if w.rotamer else None

@@ -10,8 +10,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .library import PEPTIDE
 from .linking import dihedral_deg
+from .constants import PEPTIDE
 
 PLANE_TOLERANCE = 10.0    # degrees: planar dihedrals (rings, side-chain sp2 groups)
 PEPTIDE_TOLERANCE = 30.0  # degrees: the peptide omega

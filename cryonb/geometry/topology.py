@@ -19,8 +19,10 @@ from scipy.spatial import cKDTree
 
 from ..errors import ModelError
 from .clashes import COVALENT
-from .library import NUCLEIC, PEPTIDE, RestraintLibrary, ResidueTemplate
+from .hydrogens import RidingHydrogens, riding_hydrogens_for
+from .library import RestraintLibrary, ResidueTemplate
 from .linking import CIS_OMEGA, Link, find_links, find_struct_links
+from .constants import NUCLEIC, PEPTIDE
 from .restraints import RestraintSet
 
 WATER = {"HOH", "WAT", "H2O", "DOD", "TIP3", "TIP", "SOL", "D2O"}
@@ -72,7 +74,7 @@ class Topology:
     restraints: RestraintSet
     links: list[Link]
     gemmi_index: list[tuple[int, int, int]]  # (chain, residue, atom) in the gemmi model per atom
-    hydrogens: object = None                  # RidingHydrogens, filled by build_topology
+    hydrogens: RidingHydrogens | None = None  # filled by build_topology
     notes: list[str] = field(default_factory=list)
     # (m, 2) bonds judged from distances inside held residues: clash exclusions, not restraints
     extra_bonds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
@@ -195,8 +197,6 @@ def build_topology(st: gemmi.Structure, library: RestraintLibrary | None = None,
     default; refinement of a distorted model uses 90, the nearer of the two planar states).
     cis_general: the same before a residue other than proline, when given (refinement: 30).
     """
-    from .hydrogens import riding_hydrogens_for
-
     library = library or RestraintLibrary()
     notes: list[str] = []
     residues, gemmi_index, names, elements, res_of = _collect_atoms(st, model_index, notes)

@@ -24,8 +24,11 @@ import math
 import numpy as np
 import torch
 
+from ..priors.mixture import wrap
 from ..validation import rama as rama_tables
 from ..validation import rotamer as rotamer_tables
+from ..validation.suites import TABLE_PATH, TORSIONS
+from .linking import dihedral_deg
 from .named_torsions import named_torsions
 from .terms import dihedrals_deg
 
@@ -40,7 +43,6 @@ def escape_loss(mixture, x: torch.Tensor, s: torch.Tensor, allowed: torch.Tensor
     """For residues below the allowed cut-off (+ margin), -ln of the mixture with every width
     multiplied by ``widen``, in log-sum-exp form: deep in an empty region ln(G + e^-10) is flat,
     this still points towards the nearest populated region. Zero elsewhere. (..., m)."""
-    from ..priors.mixture import wrap
     stuck = (s < torch.log(allowed) + margin).detach()
     if not bool(stuck.any()):
         return torch.zeros_like(s)
@@ -101,7 +103,6 @@ class RamaTerm:
 
 def rama_class_of(topo, xyz0: np.ndarray, residues: np.ndarray, tors: dict) -> np.ndarray:
     """MolProbity's six classes (:func:`cryonb.validation.rama.classify`) per residue at ``xyz0``."""
-    from .linking import dihedral_deg
     nxt = {lk.i: lk.j for lk in topo.links if lk.polymer}
     w_idx, w_res = tors.get("omega", (np.zeros((0, 4), int), np.zeros(0, int)))
     omega = dict(zip(w_res.tolist(), dihedral_deg(xyz0[w_idx]).tolist())) if len(w_idx) else {}
@@ -176,7 +177,6 @@ class SuiteTerm:
 
 def suite_centres() -> tuple[np.ndarray, np.ndarray]:
     """The 46 'certain' suitename conformers (46, 7) and the half-widths (7,), degrees."""
-    from ..validation.suites import TABLE_PATH
     raw = json.loads(TABLE_PATH.read_text())
     centres = [c["center"] for b in raw["bins"] for c in b["clusters"] if c["status"] == "certain"]
     return np.array(centres, dtype=float), np.array(raw["half_widths"], dtype=float)
@@ -184,14 +184,13 @@ def suite_centres() -> tuple[np.ndarray, np.ndarray]:
 
 def suite_quads(topo) -> np.ndarray:
     """(m, 7, 4) atom indices of the seven suite dihedrals of each linked nucleotide pair."""
-    from ..validation.suites import _TORSIONS
     prev = {lk.j: lk.i for lk in topo.links if lk.polymer}
     out = []
     for k, r in enumerate(topo.residues):
         if r.polymer != "nucleic" or k not in prev:
             continue
         pair = {-1: topo.residues[prev[k]].atoms, 0: r.atoms}
-        quads = [[pair[o].get(name, -1) for o, name in torsion] for torsion in _TORSIONS]
+        quads = [[pair[o].get(name, -1) for o, name in torsion] for torsion in TORSIONS]
         if min(min(q) for q in quads) >= 0:
             out.append(quads)
     return np.array(out, dtype=np.int64).reshape(-1, 7, 4)

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..validation.reference_data import Grid
+from ..validation.reference_data import Grid, interpolate
 from .mixture import FLOOR, LOG_FLOOR, PeriodicMixture
 
 
@@ -184,7 +184,6 @@ def initial_mixture(grid: Grid, centres: np.ndarray, min_width: float = 0.5,
         nn = np.full(1, 4.0)
     widths = np.clip(0.6 * nn, 1.0, None)[:, None] * grid.width        # degrees, (K, D)
     widths = np.minimum(np.maximum(widths, min_width * grid.width), period / 8)
-    from ..validation.reference_data import interpolate
     target = np.maximum(interpolate(grid, centres), 1e-6)
     mix = PeriodicMixture(torch.tensor(centres, dtype=dtype), torch.tensor(widths, dtype=dtype),
                           torch.log(torch.tensor(target, dtype=dtype)), torch.tensor(period, dtype=dtype))
@@ -237,7 +236,6 @@ def fit_grid(grid: Grid, n_components: int, init_centres: np.ndarray | None = No
     from this one instead (continue a fit); dtype: of the optimisation. Decays lr by 10x over the last
     third of the iterations, and returns the best iterate by loss.
     """
-    torch.manual_seed(seed)
     if mixture is None:
         centres = seed_centres(grid, n_components, init_centres, seed)
         mixture = initial_mixture(grid, centres, min_width)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .gmm import spread_sigma
+from .projection import gmm_projections
 
 B_SPREAD_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -56,7 +57,6 @@ def match_blur(score, xyz: np.ndarray, b: np.ndarray, base_sigma: float, resolut
 def relative_b(score, x: torch.Tensor, orientations: torch.Tensor, resolution: float) -> float:
     """The map's global B (Å^2) relative to the model's Gaussians: the slope of
     ln(|F_map| / |F_model|) against -s^2 / 4 over the rings scored at ``resolution``."""
-    from .projection import gmm_projections
     grid = score.grid
     with torch.no_grad():
         mr, mi = gmm_projections(x.to(torch.float32), score.amplitude, score.sigma, score.rotations[orientations],

@@ -23,11 +23,13 @@ from dataclasses import asdict, dataclass, field
 import gemmi
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..geometry.library import RestraintLibrary
 from ..geometry.loss import GeometryLoss, GeometryWeights
 from ..geometry.topology import build_topology
 from ..superpose import rmsd
+from ..torch_utils import torch_threads
 
 
 @dataclass
@@ -76,13 +78,8 @@ def refine_geometry(st: gemmi.Structure, config: GeometryRefineConfig | None = N
     here from ``st``.
     """
     config = config or GeometryRefineConfig()
-    previous = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _refine_geometry(st, config, library, priors, progress, extra, topology)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _refine_geometry(st, config, library, priors, progress, extra, topo=None) -> GeometryRefineResult:
@@ -117,7 +114,6 @@ def _refine_geometry(st, config, library, priors, progress, extra, topo=None) ->
     lengths = round_lengths(config.steps, config.refresh_every)
     rounds = range(len(lengths))
     if progress:
-        from tqdm.auto import tqdm
         rounds = tqdm(rounds, desc="geometry", unit="round")
     full = {"rama": config.weights.rama, "rotamer": config.weights.rotamer, "suite": config.weights.suite}
     n_rounds = len(rounds)

@@ -22,7 +22,7 @@ import hashlib
 import json
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gemmi
@@ -31,64 +31,27 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import CryonbError
+from ..density.simulate import SIGMA_PER_RESOLUTION
 from ..geometry.library import RestraintLibrary
-from ..geometry.loss import GeometryWeights
 from ..geometry.linking import CIS_GENERAL
-from ..geometry.topology import build_topology
+from ..geometry.topology import Topology, build_topology
 from ..io import model_xyz
 from ..runs import finish_run, recorded
 from ..maps import Map, check_map_for_model
+from ..priors import load_priors
 from ..superpose import rmsd
-from ..density.simulate import SIGMA_PER_RESOLUTION
+from ..torch_utils import resolve_device, torch_threads
+from ..validation.compare import worse_than_input
+from ..validation.report import validate_model
 from .blur import match_blur
-from .gmm import ModelGMM, b_factors, occupancies
+from .config import HIGH_RESOLUTION, RefineConfig
 from .coverage import tether_without_map
+from .gmm import ModelGMM, b_factors, occupancies
 from .map_score import MapScore
 from .projection import MapProjections
 from .record import refine_inputs, refine_metrics, step_records
-from .stages import StageConfig, StageResult
-
-
-# The polish holds the geometry tighter than the stages (bonds x2, angles x3, clashes x3.3,
-# rotamers x2, Ramachandran x17): it has the last word on geometry while the map pulls on every
-# atom. At 3.5 Å and better the map is trusted with the backbone and the Ramachandran weight drops
-# to 30 (measured on AdK: at 3 Å a weight of 100 locks noisy residues into wrong basins, at 5 Å
-# a weight of 30 leaves 5 residues merely allowed).
-POLISH_WEIGHTS = GeometryWeights(bond=2.0, angle=3.0, clash=1000.0, rama=100.0, rotamer=6.0)
-POLISH_RAMA_HIGH_RESOLUTION = 30.0
-
-
-@dataclass
-class RefineConfig:
-    """Settings of a GMM-DNN refinement (lengths in Å). Stage settings default by resolution."""
-
-    stages: tuple[str, ...] | None = None   # decoder stages; None: by resolution (default_plan)
-    n_patches: int = 64
-    coarse_patches: bool = True          # run n_patches // 8 patches first (large motions)
-    in_place: str | bool = "auto"        # skip fine patches and residues for a model in place ("auto":
-                                         # judged by the coarse patches' shift, IN_PLACE; True; False)
-    patches_coarse: StageConfig | None = None
-    patches: StageConfig | None = None
-    residues: StageConfig | None = None
-    atoms: StageConfig | None = None
-    rebuild_rotamers: str | bool = "auto"   # "auto": at resolutions of 3.5 Å and better
-    polish_steps: int = 1000             # geometry-only L-BFGS iterations at the end (0: none)
-    polish_tether: float = 0.5           # Å
-    polish_map_weight: float = 170.0     # map score (1 - FRC) weight at 3 Å, x (3 / resolution)^2 elsewhere
-    polish_weights: GeometryWeights | None = None   # None: POLISH_WEIGHTS, by resolution
-    polish_batch: int = 16               # projections per polish round
-    n_orientations: int = 96             # cached map projections
-    fourier_period: float = 1.0          # frequency spacing 1 / (period x box edge); see MapProjections
-    low_resolution: float = 100.0        # Å, the FRC's low cut-off
-    gmm_b_factors: bool = True           # widen each atom's Gaussian by the model's B-factor
-    match_blur: bool = True              # by the share of the B spread that fits the map best (blur.py)
-    weights: GeometryWeights = field(default_factory=GeometryWeights)
-    device: str = "auto"                 # "auto", "cpu" or "cuda"
-    seed: int = 0
-    threads: int | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from .stages import StageResult
+from .steps import RefineContext, run_step
 
 
 @dataclass
@@ -103,7 +66,7 @@ class RefineResult:
     after: dict                          # validation summary of the result
     seconds: float
     notes: list[str]
-    topology: object = None              # the restraint topology the coordinates are ordered by
+    topology: Topology | None = None     # the restraint topology the coordinates are ordered by
     harm: list[str] = field(default_factory=list)   # what got worse than the input (compare.py)
     template: gemmi.Structure | None = None          # the input, whose atom layout the topology indexes
 
@@ -132,14 +95,6 @@ def output_model(st: gemmi.Structure) -> tuple[gemmi.Structure, list[str]]:
                  "(they did not take part in the refinement; rebuild hydrogens with reduce if needed)"]
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise CryonbError(None, "device 'cuda' requested but torch sees no CUDA device")
-    return torch.device(device)
-
-
 def check_inputs(st: gemmi.Structure, m: Map | None, resolution: float | None, name: str) -> None:
     """Fail fast on a map that cannot support the refinement."""
     if m is None:
@@ -163,9 +118,6 @@ def plan_steps(config: RefineConfig, has_map: bool, resolution: float | None) ->
     if config.polish_steps:
         steps.append("polish")
     return steps
-
-
-HIGH_RESOLUTION = 3.5   # Å
 
 
 def default_plan(resolution: float | None) -> tuple[str, ...]:
@@ -287,15 +239,6 @@ def _tether_uncovered(ctx, steps: list, x0: np.ndarray, x: np.ndarray) -> list[s
     return notes
 
 
-def polish_weights(config: RefineConfig, resolution: float | None) -> GeometryWeights:
-    """The polish's geometry weights: ``config.polish_weights`` or the defaults by resolution."""
-    if config.polish_weights is not None:
-        return config.polish_weights
-    if resolution is not None and resolution <= HIGH_RESOLUTION:
-        return replace(POLISH_WEIGHTS, rama=POLISH_RAMA_HIGH_RESOLUTION)
-    return POLISH_WEIGHTS
-
-
 def _rebuild(config: RefineConfig, resolution: float | None) -> bool:
     if config.rebuild_rotamers == "auto":
         return resolution is not None and resolution <= HIGH_RESOLUTION
@@ -389,13 +332,8 @@ def refine(model: gemmi.Structure, m: Map | None, resolution: float | None,
 
 
 def _refine(model, m, resolution, config: RefineConfig, out_dir, resume, progress, validate) -> RefineResult:
-    from .steps import run_step
-
     t0 = time.perf_counter()
-    previous_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         name = model.name or "model"
         check_inputs(model, m, resolution, name)
         library = RestraintLibrary()
@@ -429,36 +367,15 @@ def _refine(model, m, resolution, config: RefineConfig, out_dir, resume, progres
         before = after = {}
         harm: list[str] = []
         if validate:
-            from ..validation.compare import worse_than_input
             before, after = _validation(model, m, resolution), _validation(out, m, resolution)
             harm = worse_than_input(before, after)
         notes = (list(topo.notes) + occupancy_notes(topo, model) + ctx.notes + (cover_notes or [])
                  + [n for s in steps for n in s.notes] + skipped + out_notes)
         return RefineResult(out, x, x0, steps, before, after, time.perf_counter() - t0, notes, topo, harm,
                             model.clone())
-    finally:
-        torch.set_num_threads(previous_threads)
-
-
-@dataclass
-class RefineContext:
-    """Everything a step needs besides the coordinates it starts from."""
-
-    topo: object
-    library: RestraintLibrary
-    map: Map | None
-    resolution: float | None
-    config: RefineConfig
-    device: torch.device
-    map_score: MapScore | None
-    priors: object
-    structure: gemmi.Structure          # the input (copied before any coordinates are written)
-    notes: list[str] = field(default_factory=list)
 
 
 def _context(st, topo, library, x0, m, resolution, config, device) -> RefineContext:
-    from ..priors import load_priors
-
     score, notes = None, []
     if m is not None:
         proj = MapProjections.compute(m, resolution, config.n_orientations, config.seed,
@@ -484,8 +401,6 @@ def occupancy_notes(topo, st: gemmi.Structure) -> list[str]:
 
 def _validation(st: gemmi.Structure, m: Map | None, resolution: float | None) -> dict:
     """The ``cryonb validate`` summary, plus the model-map FSC averaged to the resolution."""
-    from ..validation.report import validate_model
-
     report = validate_model(st, m, resolution)
     out = dict(report.summary)
     if report.fsc is not None and resolution:

@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
+from tqdm.auto import tqdm
 
 from ..errors import ModelError
 from ..geometry.chi import ChiTree
@@ -51,7 +51,9 @@ from ..geometry.clashes import DEFAULT_RADIUS, RADII
 from ..geometry.named_torsions import CHI
 from ..geometry.torsion_priors import RotamerTerm
 from ..maps import Map, check_overlap
+from ..priors import load_priors
 from ..priors.mixture import wrap
+from ..torch_utils import torch_threads
 from ..validation.rotamer import FAVORED, SYMMETRIC_LAST_CHI
 
 
@@ -173,30 +175,16 @@ def rebuild_rotamers(topo, xyz: np.ndarray, m: Map, config: RebuildConfig | None
     topo: Topology; xyz: (N, 3) Å heavy atoms in topology order (not modified); priors:
     :class:`~cryonb.priors.Priors` (default: the shipped ones).
     """
-    from ..priors import load_priors
-
     t0 = time.perf_counter()
     config = config or RebuildConfig()
     priors = priors or load_priors()
     _check_input(topo, xyz, m)
-    with _threads(config.threads):
+    with torch_threads(config.threads):
         out, before, after, tree = _rebuild(topo, xyz, m, config, priors)
     moved = chi_change(before, after, chi_periods(topo, tree)) > config.changed_deg
     changed = [topo.residue_label(int(k)) for k in np.unique(tree.residue[moved])]
     return RebuildResult(out, changed, before, after, tree.residue.copy(), tree.level.copy(),
                          time.perf_counter() - t0)
-
-
-@contextmanager
-def _threads(n: int | None):
-    """Run with ``n`` torch CPU threads (None: leave as is), restoring the previous count."""
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _rebuild(topo, xyz: np.ndarray, m: Map, config: RebuildConfig, priors):
@@ -260,7 +248,6 @@ def _discrete_pass(topo, tree: ChiTree, x: torch.Tensor, chi_input: np.ndarray, 
     names = np.array([topo.residues[k].name for k in tree.residue])
     types = [t for t in dict.fromkeys(names) if t in priors.rotamer]
     if config.progress:
-        from tqdm.auto import tqdm
         types = tqdm(types, desc="rotamers", unit="type")
     fits = [f for t in types if (f := _fit_type(topo, tree, x, chi_input, t, priors.rotamer[t], sampler,
                                                 radius, solid, config)) is not None]
@@ -375,8 +362,6 @@ def refine_chi_local(topo, xyz: np.ndarray, m: Map, config: RebuildConfig | None
     heavy atoms of other residues within 6 Å at the start (limit: vdW radii sum - clash_overlap)
     + a harmonic tether of ``tether_deg`` on each chi change.
     """
-    from ..priors import load_priors
-
     config = config or RebuildConfig()
     priors = priors or load_priors()
     tree = tree or ChiTree(topo)

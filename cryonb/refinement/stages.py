@@ -4,7 +4,7 @@
 * ``residues``: one rigid transform per residue; map + bond, angle, planarity, omega, clash.
 * ``atoms``: per-atom offsets and side-chain chi updates; map + every geometry term.
 
-Each stage trains one fresh :class:`~cryonb.refinement.decoders.Decoder` (Adam) whose output moves
+Each stage trains one fresh :class:`~cryonb.refinement.decoders.Decoder` (L-BFGS) whose output moves
 the model it is given; its result is the next stage's starting model (the seed's recipe for one
 map). The geometry weight of each stage is balanced automatically: two map-only iterations
 measure how much geometry one unit of map score costs, and the weight is their ratio.
@@ -16,10 +16,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from ..geometry.chi import ChiTree
+from ..geometry.library import RestraintLibrary
 from ..geometry.loss import GeometryLoss, GeometryWeights
+from ..geometry.topology import Topology
+from ..priors import Priors
+from ..torch_utils import seeded
 from .decoders import Decoder
 from .geometry_only import lbfgs_round, round_lengths
+from .map_score import MapScore
 from .patches import atom_groups, kmeans_patches
 from .rigid import move_groups
 
@@ -36,13 +43,11 @@ class StageConfig:
     """Settings of one decoder stage (resolutions in Å)."""
 
     iterations: int = 300
-    learning_rate: float = 1e-4
     start_resolution: float | None = None   # coarse-to-fine: FRC limit rises from here to the target
     ramp: float = 0.5                       # fraction of the iterations spent raising the limit
     geometry_scale: float = 1.0             # multiplies the automatically balanced geometry weight
     batch: int = 32                         # projections per round (fixed within a round)
     hidden: int = 256
-    optimizer: str = "lbfgs"                # "lbfgs" (rounds of line-searched steps) or "adam"
     round_length: int = 20                  # iterations per round; the FRC limit and batch change between
 
 
@@ -151,8 +156,9 @@ def resolution_at(step: int, cfg: StageConfig, target: float) -> float:
 
 
 def _new_decoder(morph: Morph, cfg: StageConfig, seed: int, device) -> Decoder:
-    torch.manual_seed(seed)
-    return Decoder(morph.n_out, hidden=cfg.hidden).to(device)
+    with seeded(seed):
+        decoder = Decoder(morph.n_out, hidden=cfg.hidden)
+    return decoder.to(device)
 
 
 def balance_weight(morph: Morph, map_score, geo, cfg: StageConfig, target: float, seed: int,
@@ -203,14 +209,28 @@ def two_iteration_weight(scores, params: list, two_steps, scale: float) -> tuple
                            f"{cost:.3g}); gradient-norm ratio {ratio:.3g}")
 
 
-def train_stage(kind: str, topo, xyz: np.ndarray, map_score, cfg: StageConfig, resolution: float,
-                library=None, weights: GeometryWeights | None = None, priors=None, seed: int = 0,
-                n_patches: int = 64, chi_tree=None, device="cpu", progress: bool = False) -> StageResult:
-    """Train one stage's decoder from ``xyz`` (N, 3) Å; ``map_score`` None means geometry only."""
+@dataclass
+class StageContext:
+    """What the decoder stages of one refinement share; ``map_score`` None means geometry only."""
+
+    topo: Topology
+    map_score: MapScore | None
+    resolution: float
+    library: RestraintLibrary | None = None
+    weights: GeometryWeights = field(default_factory=GeometryWeights)
+    priors: Priors | None = None
+    seed: int = 0
+    device: torch.device | str = "cpu"
+
+
+def train_stage(kind: str, xyz: np.ndarray, cfg: StageConfig, ctx: StageContext, n_patches: int = 64,
+                chi_tree: ChiTree | None = None, progress: bool = False) -> StageResult:
+    """Train one stage's decoder from ``xyz`` (N, 3) Å."""
     t0 = time.perf_counter()
+    topo, map_score, resolution, seed, device = ctx.topo, ctx.map_score, ctx.resolution, ctx.seed, ctx.device
     base = torch.as_tensor(np.asarray(xyz, dtype=np.float64), device=device)
     morph = Morph(kind, topo, base, n_patches, seed, chi_tree if kind == "atoms" else None)
-    geo = geometry_loss(kind, topo, library, xyz, weights or GeometryWeights(), priors)
+    geo = geometry_loss(kind, topo, ctx.library, xyz, ctx.weights, ctx.priors)
     if map_score is None:
         weight, why = 1.0, "no map: geometry only"
     else:
@@ -232,7 +252,6 @@ def train_stage(kind: str, topo, xyz: np.ndarray, map_score, cfg: StageConfig, r
     lengths = round_lengths(cfg.iterations, cfg.round_length)
     rounds = range(len(lengths))
     if progress:
-        from tqdm.auto import tqdm
         rounds = tqdm(rounds, desc=f"stage {kind}", unit="round", leave=False)
     for r in rounds:
         batch = next(batches) if batches is not None else None
@@ -252,13 +271,5 @@ def train_stage(kind: str, topo, xyz: np.ndarray, map_score, cfg: StageConfig, r
 
 
 def _optimise(dec: Decoder, loss, cfg: StageConfig) -> None:
-    """One round: ``cfg.round_length`` L-BFGS iterations (or Adam steps) on the decoder."""
-    params = list(dec.parameters())
-    if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=cfg.learning_rate)
-        for _ in range(cfg.round_length):
-            opt.zero_grad()
-            loss().backward()
-            opt.step()
-        return
-    lbfgs_round(params, loss, cfg.round_length, tolerance_grad=1e-10)
+    """One round: ``cfg.round_length`` L-BFGS iterations on the decoder."""
+    lbfgs_round(list(dec.parameters()), loss, cfg.round_length, tolerance_grad=1e-10)

@@ -2,16 +2,44 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
+import gemmi
 import numpy as np
+import torch
 
-from .stages import StageResult, default_stages, train_stage
+from ..geometry.chi import ChiTree
+from ..geometry.library import RestraintLibrary
+from ..geometry.topology import Topology
+from ..maps import Map
+from ..priors import Priors
+from .config import RefineConfig, polish_weights
+from .geometry_only import GeometryRefineConfig, refine_geometry
+from .map_score import MapScore
+from .rotamer_rebuild import rebuild_rotamers
+from .stages import StageContext, StageResult, default_stages, train_stage
 
-MAP_FROM_ROUND = 0      # the polish round from which the map joins
 WEIGHT_RESOLUTION = 3.0  # Å: polish_map_weight holds here and scales as (3 / resolution)^2
 
 
-def run_step(name: str, ctx, xyz: np.ndarray, progress: bool = False) -> StageResult:
+@dataclass
+class RefineContext:
+    """Everything a step needs besides the coordinates it starts from."""
+
+    topo: Topology
+    library: RestraintLibrary
+    map: Map | None
+    resolution: float | None
+    config: RefineConfig
+    device: torch.device
+    map_score: MapScore | None
+    priors: Priors
+    structure: gemmi.Structure          # the input (copied before any coordinates are written)
+    notes: list[str] = field(default_factory=list)
+
+
+
+def run_step(name: str, ctx: RefineContext, xyz: np.ndarray, progress: bool = False) -> StageResult:
     """Run step ``name`` from coordinates ``xyz`` (N, 3) Å with a RefineContext ``ctx``."""
     if name in ("patches_coarse", "patches", "residues", "atoms"):
         return _decoder_step(name, ctx, xyz, progress)
@@ -23,22 +51,19 @@ def run_step(name: str, ctx, xyz: np.ndarray, progress: bool = False) -> StageRe
 
 
 def _decoder_step(name: str, ctx, xyz: np.ndarray, progress: bool) -> StageResult:
-    from ..geometry.chi import ChiTree
-
     cfg = ctx.config
     kind = "patches" if name.startswith("patches") else name
     stage_cfg = getattr(cfg, name) or default_stages(ctx.resolution)[name]
     n_patches = cfg.n_patches // 8 if name == "patches_coarse" else cfg.n_patches
     chi = ChiTree(ctx.topo) if kind == "atoms" else None
-    result = train_stage(kind, ctx.topo, xyz, ctx.map_score, stage_cfg, ctx.resolution, ctx.library,
-                         cfg.weights, ctx.priors, cfg.seed, n_patches, chi, ctx.device, progress)
+    stage_ctx = StageContext(ctx.topo, ctx.map_score, ctx.resolution, ctx.library, cfg.weights, ctx.priors,
+                             cfg.seed, ctx.device)
+    result = train_stage(kind, xyz, stage_cfg, stage_ctx, n_patches, chi, progress)
     result.name = name
     return result
 
 
 def _rotamer_step(ctx, xyz: np.ndarray) -> StageResult:
-    from .rotamer_rebuild import rebuild_rotamers
-
     t0 = time.perf_counter()
     r = rebuild_rotamers(ctx.topo, xyz, ctx.map, priors=ctx.priors)
     note = f"rotamers: {len(r.changed)} side chains rebuilt" + (f" ({', '.join(r.changed[:20])}"
@@ -50,7 +75,7 @@ def _rotamer_step(ctx, xyz: np.ndarray) -> StageResult:
 def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
     """L-BFGS on the coordinates: every geometry term, tethered to ``xyz``, plus the map score.
 
-    The geometry terms weigh :func:`~.pipeline.polish_weights`; the map score (1 - FRC, in [0, 2]) weighs
+    The geometry terms weigh :func:`~.config.polish_weights`; the map score (1 - FRC, in [0, 2]) weighs
     ``polish_map_weight x (3 Å / resolution)^2``, as the rings to fit grow with the square of the
     resolution. Fixed numbers rather than a balance: at the end of a refinement the geometry sits
     near its minimum, where both the two-iteration ratio and the gradient-norm ratio are noise.
@@ -60,9 +85,6 @@ def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
     5 Å a heavier map term costs Ramachandran-favoured residues). Each round sees a fresh batch of
     projections. Without a map this is the seed's final step run alone.
     """
-    from .geometry_only import GeometryRefineConfig, refine_geometry
-    from .pipeline import polish_weights
-
     st = ctx.structure.clone()
     ctx.topo.set_xyz(st, xyz)
     cfg = GeometryRefineConfig(steps=ctx.config.polish_steps, tether_sigma=polish_tether(ctx.config, ctx.resolution),
@@ -70,8 +92,8 @@ def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
     extra = None if ctx.map_score is None else _map_term(ctx)
     weight = 0.0 if extra is None else polish_map_weight(ctx.config, ctx.resolution)
     r = refine_geometry(st, cfg, ctx.library, ctx.priors, progress, extra, topology=ctx.topo)
-    note = (f"polish: {cfg.steps} L-BFGS iterations on coordinates, map weight {weight:.3g} from round "
-            f"{MAP_FROM_ROUND if extra else '-'}, tether {cfg.tether_sigma:.2g} Å, rms shift {r.rms_shift:.3f} Å")
+    note = (f"polish: {cfg.steps} L-BFGS iterations on coordinates, map weight {weight:.3g}, "
+            f"tether {cfg.tether_sigma:.2g} Å, rms shift {r.rms_shift:.3f} Å")
     return StageResult("polish", ctx.topo.xyz(r.structure), r.history, weight, r.seconds, [note])
 
 
@@ -111,8 +133,6 @@ def _map_term(ctx):
     weight = polish_map_weight(cfg, res)
 
     def extra(x, round_index):
-        if round_index < MAP_FROM_ROUND:
-            return {}
         if current["round"] != round_index:
             current.update(round=round_index, batch=next(batches))
         return {"map": weight * score(x, current["batch"], res).to(x.dtype)}

@@ -6,7 +6,11 @@ through the maps' latents in order), the simplest way to a continuous series.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+
+from ..refinement.pipeline import RefineConfig, refine
 
 
 def arc_length(points: np.ndarray, path: np.ndarray) -> np.ndarray:
@@ -38,9 +42,6 @@ def interpolate_models(models: np.ndarray, map_latents: np.ndarray, latents: np.
 def refine_independently(model, maps, resolution: float, config=None, progress: bool = False) -> list:
     """One single refinement of ``model`` into each map (``cryonb.refine``, no validation), the map's
     index as seed; returns the RefineResults, whose ``xyz`` (N, 3) go to :func:`interpolate_models`."""
-    from dataclasses import replace
-
-    from ..refinement.pipeline import RefineConfig, refine
     config = config or RefineConfig()
     results = []
     for k, m in enumerate(maps):

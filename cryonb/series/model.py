@@ -15,6 +15,7 @@ import torch
 
 from ..refinement.decoders import Decoder
 from ..refinement.stages import Morph
+from ..torch_utils import seeded
 
 
 @dataclass
@@ -68,8 +69,9 @@ class SeriesModel:
                   hidden: int = 256) -> SeriesStage:
         """A fresh stage of ``kind`` whose groups come from the base model."""
         morph = Morph(kind, topo, self.base, n_patches, seed, chi_tree)
-        torch.manual_seed(seed)
-        return SeriesStage(morph, Decoder(morph.n_out, n_in=self.latent_dim, hidden=hidden))
+        with seeded(seed):
+            decoder = Decoder(morph.n_out, n_in=self.latent_dim, hidden=hidden)
+        return SeriesStage(morph, decoder)
 
     def __call__(self, z: torch.Tensor, stages: list[SeriesStage] | None = None) -> torch.Tensor:
         """Scaled latents (B, d) -> models (B, N, 3) Å through ``stages`` (default: all)."""

@@ -5,11 +5,13 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..atomic import atomic_path
 from .. import runs
 from ..io import write_model
 from ..validation.headline import MODEL_KEYS
+from ..validation.report import validate_model
 
 FRAME_KEYS = MODEL_KEYS   # validated at every frame; fsc_average too where a map sits
 
@@ -29,14 +31,12 @@ def frames_table(result, latents: np.ndarray, progress: bool = False, xyz: np.nd
 
     ``xyz`` (K, N, 3): other models at those latents (e.g. a baseline) instead of the series'.
     """
-    from ..validation.report import validate_model
 
     latents = np.asarray(latents, dtype=np.float64).reshape(-1, result.model.latent_dim)
     st = result.trajectory(latents) if xyz is None else result.trajectory_of(xyz)
     which = map_of_each_latent(latents, result.inputs.latents)
     rows = range(len(latents))
     if progress:
-        from tqdm.auto import tqdm
         rows = tqdm(rows, desc="validate frames", unit="frame")
     table = []
     for k in rows:

@@ -28,16 +28,25 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
+from ..density.simulate import SIGMA_PER_RESOLUTION
 from ..errors import CryonbError
+from ..geometry.chi import ChiTree
 from ..geometry.library import RestraintLibrary
 from ..geometry.loss import GeometryLoss, GeometryWeights
+from ..geometry.topology import Topology
+from ..io import model_xyz, structure_from_frames
+from ..priors import Priors, load_priors
+from ..refinement.blur import match_blur, set_spread
+from ..refinement.config import POLISH_WEIGHTS, RefineConfig
 from ..refinement.gmm import ModelGMM, b_factors
 from ..refinement.map_score import MapScore
-from ..refinement.pipeline import POLISH_WEIGHTS, RefineConfig, _topology_of, check_inputs, fingerprint
+from ..refinement.pipeline import _topology_of, check_inputs, fingerprint, refine
 from ..refinement.projection import MapProjections
 from ..refinement.record import step_records
 from ..runs import finish_run, recorded
 from ..refinement.stages import StageConfig, StageResult, geometry_loss
+from ..refinement.steps import polish_map_weight
+from ..torch_utils import torch_threads
 from . import defaults
 from .inputs import SeriesInputs
 from .outputs import frames_table, series_inputs, series_metrics, write_series_outputs
@@ -109,7 +118,7 @@ class SeriesResult:
     """The trained series and the record of how it got there."""
 
     model: SeriesModel
-    topology: object
+    topology: Topology
     structure: gemmi.Structure           # the start model (after single refinement)
     inputs: SeriesInputs
     resolution: float
@@ -129,13 +138,11 @@ class SeriesResult:
 
     def trajectory_of(self, xyz: np.ndarray) -> gemmi.Structure:
         """A multi-model Structure from coordinates (K, N, 3) Å in topology order."""
-        from ..io import structure_from_frames
         return structure_from_frames(self.structure, _heavy_frames(self, xyz))
 
 
 def _heavy_frames(result: SeriesResult, xyz: np.ndarray) -> np.ndarray:
     """Topology-order coordinates -> the structure's own atom order (same atoms)."""
-    from ..io import model_xyz
     st = result.structure.clone()
     out = []
     for x in xyz:
@@ -169,13 +176,9 @@ def refine_series(model: gemmi.Structure, inputs: SeriesInputs, resolution: floa
 
 
 def _timed_series(model, inputs, resolution, config, out_dir, resume, progress) -> SeriesResult:
-    t0, previous = time.perf_counter(), torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    t0 = time.perf_counter()
+    with torch_threads(config.threads):
         return _refine_series(model, inputs, resolution, config, out_dir, resume, progress, t0)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _refine_series(model, inputs, resolution, config, out_dir, resume, progress, t0) -> SeriesResult:
@@ -197,27 +200,29 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     if config.weigh_rings:
         blur_notes.append(_weigh_rings(scores, x0, resolution))
     series = SeriesModel(torch.as_tensor(x0), LatentScale.fit(inputs.latents))
-    z = series.scale(inputs.latents)
-    from ..priors import load_priors
-    priors = load_priors()
-    for k, (kind, name, cfg, n_patches) in enumerate(_plan(config, resolution)):
-        stage = series.new_stage(kind, topo, n_patches, config.seed + k, _chi(topo, kind, config))
-        done = ckpt.load(name, stage)
-        if done is None:
-            obj = SeriesObjective(scores, z, geometry_loss(kind, topo, library, x0, config.weights, priors,
-                                                          SERIES_GEOMETRY_TERMS),
-                                  config.latent_noise, cfg.batch, config.seed + 100 * k)
-            done = train_series_stage(series, stage, obj, cfg, resolution, progress)
-            done.name = name
-            ckpt.save(name, stage, done)
-        else:
-            series.stages.append(stage)
-        steps.append(done)
-    for name, iterations, map_weight in _joint_steps(config, resolution):
-        steps.append(_joint(name, iterations, map_weight, series, scores, z, topo, library, x0, config, priors,
-                            resolution, ckpt, progress))
+    run = SeriesRun(scores, series.scale(inputs.latents), topo, library, x0, load_priors(), config, resolution,
+                    ckpt, progress)
+    steps += [_stage(k, plan, series, run) for k, plan in enumerate(_plan(config, resolution))]
+    steps += [_joint(name, iterations, map_weight, series, run)
+              for name, iterations, map_weight in _joint_steps(config, resolution)]
     notes = list(topo.notes) + blur_notes + [n for s in steps for n in s.notes]
     return SeriesResult(series, topo, start, inputs, resolution, steps, time.perf_counter() - t0, notes)
+
+
+@dataclass
+class SeriesRun:
+    """What the stages and joint steps of one series run share besides the model series."""
+
+    scores: list[MapScore]               # one per map
+    z: torch.Tensor                      # (M, d) scaled latents of the maps
+    topo: Topology
+    library: RestraintLibrary
+    x0: np.ndarray                       # (N, 3) Å, the start model
+    priors: Priors
+    config: SeriesConfig
+    resolution: float
+    ckpt: SeriesCheckpoints
+    progress: bool
 
 
 def _match_blur(scores: list, xyz: np.ndarray, b: np.ndarray, resolution: float) -> list[str]:
@@ -225,8 +230,6 @@ def _match_blur(scores: list, xyz: np.ndarray, b: np.ndarray, resolution: float)
     on the map the input model fits best, used for every map (one reconstruction pipeline made
     them). Judged on each map alone, the maps the model does not yet fit picked 0 for the misfit,
     not for the blur (DIMS case, gemmi's maps with B-factors: 1, 1, then 0 for the other eight)."""
-    from ..density.simulate import SIGMA_PER_RESOLUTION
-    from ..refinement.blur import match_blur, set_spread
     k = _best_map(xyz, scores, resolution)
     base = SIGMA_PER_RESOLUTION * resolution
     share, note = match_blur(scores[k], xyz, b, base, resolution)
@@ -257,7 +260,6 @@ def _plan(config: SeriesConfig, resolution: float):
 
 def _chi(topo, kind: str, config: SeriesConfig):
     """The chi tree of a stage that turns side chains: atoms, and residues with ``residue_chi``."""
-    from ..geometry.chi import ChiTree
     turns = kind == "atoms" or (kind == "residues" and config.residue_chi)
     return ChiTree(topo) if turns else None
 
@@ -265,25 +267,42 @@ def _chi(topo, kind: str, config: SeriesConfig):
 def _joint_steps(config: SeriesConfig, resolution: float) -> list[tuple[str, int, float]]:
     """(name, iterations, map weight) of the joint steps after the stages: ``fit`` (map weight
     ``fit_map_factor`` x the single-refinement polish's) then ``smooth`` (the polish's own balance)."""
-    from ..refinement.steps import polish_map_weight
     polish = config.smooth_map_weight or polish_map_weight(config.start, resolution)
     return [(name, n, w) for name, n, w in (("fit", config.fit_iterations, config.fit_map_factor * polish),
                                             ("smooth", config.smooth_iterations, polish)) if n > 0]
 
 
-def _joint(name, iterations, map_weight, series, scores, z, topo, library, x0, config, priors, resolution,
-           ckpt, progress):
+def _stage(k: int, plan: tuple, series: SeriesModel, run: SeriesRun) -> StageResult:
+    """Stage ``k`` of the plan ``(kind, name, StageConfig, n_patches)``, trained or read back."""
+    kind, name, cfg, n_patches = plan
+    config = run.config
+    stage = series.new_stage(kind, run.topo, n_patches, config.seed + k, _chi(run.topo, kind, config))
+    done = run.ckpt.load(name, stage)
+    if done is not None:
+        series.stages.append(stage)
+        return done
+    geo = geometry_loss(kind, run.topo, run.library, run.x0, config.weights, run.priors, SERIES_GEOMETRY_TERMS)
+    obj = SeriesObjective(run.scores, run.z, geo, config.latent_noise, cfg.batch, config.seed + 100 * k)
+    done = train_series_stage(series, stage, obj, cfg, run.resolution, run.progress)
+    done.name = name
+    run.ckpt.save(name, stage, done)
+    return done
+
+
+def _joint(name: str, iterations: int, map_weight: float, series: SeriesModel, run: SeriesRun) -> StageResult:
     """Every decoder trained at once against the joint geometry weights (:data:`JOINT_WEIGHTS`)
     and the map score x ``map_weight``; geometry also at latents along the trajectory."""
-    done = ckpt.load_all(name, series)
+    done = run.ckpt.load_all(name, series)
     if done is not None:
         return done
-    geo = GeometryLoss(topo, library, x0, config.smooth_weights or JOINT_WEIGHTS, priors, refresh_every=0)
-    obj = SeriesObjective(scores, z, geo, config.latent_noise, config.batch, config.seed + 999 + len(name))
-    done = smooth_series(series, obj, iterations, resolution, 1.0 / map_weight, config.smooth_between,
-                         progress=progress, n_worst=config.smooth_worst, n_grid=config.smooth_grid)
+    config = run.config
+    geo = GeometryLoss(run.topo, run.library, run.x0, config.smooth_weights or JOINT_WEIGHTS, run.priors,
+                       refresh_every=0)
+    obj = SeriesObjective(run.scores, run.z, geo, config.latent_noise, config.batch, config.seed + 999 + len(name))
+    done = smooth_series(series, obj, iterations, run.resolution, 1.0 / map_weight, config.smooth_between,
+                         progress=run.progress, n_worst=config.smooth_worst, n_grid=config.smooth_grid)
     done.name = name
-    ckpt.save_all(name, series, done)
+    run.ckpt.save_all(name, series, done)
     return done
 
 
@@ -293,7 +312,6 @@ def _start_model(model, inputs, resolution, config, ckpt, topo, scores):
         return model, []
     done = ckpt.load_start()
     if done is None:
-        from ..refinement.pipeline import refine
         k = _best_map(topo.xyz(model), scores, resolution)
         r = refine(model, inputs.maps[k], resolution, replace(config.start, threads=None), validate=False)
         done = StageResult("start", r.xyz, {}, 0.0, r.seconds,

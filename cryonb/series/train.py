@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..geometry.loss import GeometryLoss
 from ..refinement.geometry_only import lbfgs_round, round_lengths
@@ -79,7 +80,6 @@ def train_series_stage(model: SeriesModel, stage: SeriesStage, objective: Series
     lengths = round_lengths(cfg.iterations, cfg.round_length)
     rounds = range(len(lengths))
     if progress:
-        from tqdm.auto import tqdm
         rounds = tqdm(rounds, desc=f"series {stage.kind}", unit="round", leave=False)
     for r in rounds:
         weight, why = balance_series(model, stage, objective, cfg, resolution)
@@ -204,7 +204,6 @@ def smooth_series(model: SeriesModel, objective: SeriesObjective, iterations: in
     grid = trajectory_grid(objective.latents, n_grid)
     rounds = range(len(lengths))
     if progress:
-        from tqdm.auto import tqdm
         rounds = tqdm(rounds, desc="series smooth", unit="round", leave=False)
     for r in rounds:
         draw = objective.draw()

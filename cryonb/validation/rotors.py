@@ -29,13 +29,7 @@ from scipy.spatial import cKDTree
 
 from ..geometry.clashes import AtomSet, bonded_within
 from ..geometry.linking import dihedral_deg
-from .geometry import (
-    DOT_DENSITY,
-    HB_CUTOFF,
-    HB_CUTOFF_CHARGED,
-    PROBE_RADIUS,
-    dot_sphere,
-)
+from .probe_dots import DOT_DENSITY, HB_CUTOFF, HB_CUTOFF_CHARGED, PROBE_RADIUS, dot_sphere
 
 GAP_SCALE = 0.25                     # Å, contact dot score exp(-(gap / 0.25)^2)
 HB_WEIGHT, BUMP_WEIGHT = 4.0, 10.0   # probe's and reduce's H-bond and bump weights

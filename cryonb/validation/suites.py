@@ -44,7 +44,7 @@ INNER = slice(1, 5)  # epsilon-1, zeta-1, alpha, beta: the dimensions that pick 
 # (angle index, table key, reason reported)
 _LATE_TRIAGE = ((3, "alpha", "alpha"), (4, "beta", "beta"), (2, "zeta_minus", "zeta-1"))
 # the seven torsions as (residue offset, atom name) quadruples; offset -1 is residue i-1
-_TORSIONS = (
+TORSIONS = (
     ((-1, "C5'"), (-1, "C4'"), (-1, "C3'"), (-1, "O3'")),
     ((-1, "C4'"), (-1, "C3'"), (-1, "O3'"), (0, "P")),
     ((-1, "C3'"), (-1, "O3'"), (0, "P"), (0, "O5'")),
@@ -53,7 +53,7 @@ _TORSIONS = (
     ((0, "O5'"), (0, "C5'"), (0, "C4'"), (0, "C3'")),
     ((0, "C5'"), (0, "C4'"), (0, "C3'"), (0, "O3'")),
 )
-_NEEDED = sorted({atom for torsion in _TORSIONS for atom in torsion})
+_NEEDED = sorted({atom for torsion in TORSIONS for atom in torsion})
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ def _chain_suites(chain: gemmi.Chain, link_cutoff: float):
                 name not in pair[off + 1] for off, name in _NEEDED):
             incomplete += 1
             continue
-        quads.append([[pair[off + 1][name] for off, name in t] for t in _TORSIONS])
+        quads.append([[pair[off + 1][name] for off, name in t] for t in TORSIONS])
         ids.append((chain.name, str(res.seqid).strip(), res.name))
     return ids, np.asarray(quads, float).reshape(-1, 7, 4, 3), incomplete
 
