@@ -24,7 +24,7 @@ from cryonb.errors import CryonbError, MapError, OverlapError
 from cryonb.geometry.topology import build_topology
 from cryonb.io import model_xyz, read_map, set_model_xyz, write_map, write_model
 from cryonb.perturb import jitter
-from cryonb.refinement import RefineConfig, StageConfig, refine, steps
+from cryonb.refinement import RefineConfig, StageConfig, pipeline, refine, steps
 from cryonb.refinement.gmm import ModelGMM
 from cryonb.refinement.pipeline import plan_steps
 from cryonb.refinement.patches import atom_groups, kmeans_patches
@@ -253,12 +253,12 @@ def test_resume_after_interruption_reruns_only_unfinished_steps(fragment, tmp_pa
         calls.append(name)
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(steps, "run_step", interrupted)
+    monkeypatch.setattr(pipeline, "run_step", interrupted)
     with pytest.raises(KeyboardInterrupt):
         refine(start, m, 4.0, config, out_dir=tmp_path, validate=False)
     saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert saved == ["0_patches.npz", "1_residues.npz"]       # nothing half-written
-    monkeypatch.setattr(steps, "run_step", counting)
+    monkeypatch.setattr(pipeline, "run_step", counting)
     resumed = refine(start, m, 4.0, config, out_dir=tmp_path, resume=True, validate=False)
     assert calls == ["atoms", "polish"]
     assert np.allclose(resumed.xyz, uninterrupted.xyz, atol=1e-4)
@@ -333,7 +333,7 @@ def test_refine_command_writes_a_run_folder_and_resumes(fragment, tmp_path, caps
             raise KeyboardInterrupt                  # Ctrl-C during the atoms stage
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(steps, "run_step", interrupted)
+    monkeypatch.setattr(pipeline, "run_step", interrupted)
     assert cli.main(argv) == 130 and "--resume" in capsys.readouterr().err
     assert not (run / "refined.cif").exists()
     assert cli.main(["refine", "--resume", str(run)]) == 0          # other options from arguments.json
