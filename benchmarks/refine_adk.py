@@ -68,7 +68,7 @@ def run_child(name: str, out: Path, threads: int) -> dict:
 
     from cryonb.io import read_map, read_model
     from cryonb.refinement import RefineConfig, refine
-    from cryonb.refinement.pipeline import _validation
+    from cryonb.refinement.record import validation_summary
 
     torch.set_num_threads(threads)
     case = make_case(name)
@@ -79,7 +79,7 @@ def run_child(name: str, out: Path, threads: int) -> dict:
     seconds = time.perf_counter() - t0
     from cryonb.io import write_model
     write_model(result.structure, out / "cryonb" / "refined.cif")
-    clean = _validation(ref, m, case.resolution)
+    clean = validation_summary(ref, m, case.resolution)
     steps = [{"name": s.name, "seconds": round(s.seconds, 1),
               "ca_rmsd": round(ca_rmsd(result.stage_model(s.name), ref), 3),
               "notes": s.notes} for s in result.steps]
@@ -119,7 +119,7 @@ def scaling(threads: int) -> list[dict]:
     from cryonb.data.corpus import load_corpus_structure
     from cryonb.density.simulate import SimulationConfig, simulate_map
     from cryonb.geometry.library import RestraintLibrary
-    from cryonb.geometry.loss import GeometryLoss
+    from cryonb.restraints.loss import GeometryLoss
     from cryonb.geometry.topology import build_topology
     from cryonb.refinement.gmm import ModelGMM
     from cryonb.refinement.map_score import MapScore

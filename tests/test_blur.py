@@ -9,7 +9,7 @@ from cryonb.density.simulate import SIGMA_PER_RESOLUTION, SimulationConfig, simu
 from cryonb.refinement.blur import match_blur, relative_b
 from cryonb.refinement.gmm import ModelGMM, b_factors, spread_sigma
 from cryonb.refinement.map_score import MapScore
-from cryonb.refinement.pipeline import _topology_of
+from cryonb.refinement.pipeline import refine_topology
 from cryonb.refinement.projection import MapProjections
 from tests.models import first_residues
 
@@ -25,7 +25,7 @@ def mobile(adk_closed):
     for k, res in enumerate(st[0][0]):
         for a in res:
             a.b_iso = 10.0 + 140.0 * k / 59
-    topo = _topology_of(st)
+    topo = refine_topology(st)
     return st, topo, topo.xyz(st), b_factors(topo, st)
 
 

@@ -97,7 +97,7 @@ def _outliers(st, topo, xyz, priors) -> int:
         model = copy.deepcopy(st)
         topo.set_xyz(model, xyz)
         return rotamer_tables.rotamers(model).n_outliers
-    from cryonb.geometry.torsion_priors import RotamerTerm
+    from cryonb.restraints.torsion_priors import RotamerTerm
     term = RotamerTerm(topo, priors.rotamer)
     return sum(int((s < np.log(rotamer_tables.OUTLIER)).sum()) for _, _, s in term.scored(torch.as_tensor(xyz)))
 

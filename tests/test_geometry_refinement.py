@@ -12,9 +12,9 @@ import torch
 
 from cryonb import data
 from cryonb.geometry.library import RestraintLibrary
-from cryonb.geometry.loss import GeometryLoss, GeometryWeights
+from cryonb.restraints.loss import GeometryLoss, GeometryWeights
 from cryonb.geometry.topology import build_topology
-from cryonb.geometry.torsion_priors import RamaTerm, RotamerTerm, SuiteTerm
+from cryonb.restraints.torsion_priors import RamaTerm, RotamerTerm, SuiteTerm
 from cryonb.io import read_model, write_model
 from cryonb.perturb import jitter
 from cryonb.superpose import rmsd

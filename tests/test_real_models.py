@@ -282,31 +282,31 @@ def test_the_residue_stage_holds_peptides_planar():
 
 def test_a_model_in_place_skips_the_fine_patches_rigid_residues_and_atoms():
     from cryonb.refinement import RefineConfig
-    from cryonb.refinement.pipeline import IN_PLACE, _skip_in_place
+    from cryonb.refinement.plan import IN_PLACE, skip_in_place
     from cryonb.refinement.stages import StageResult
     x0 = np.zeros((50, 3))
     small = StageResult("patches_coarse", x0 + 0.5 * IN_PLACE, {}, 0.0, 1.0)
     large = StageResult("patches_coarse", x0 + 1.5 * IN_PLACE / np.sqrt(3), {}, 0.0, 1.0)
     for step in ("patches", "residues", "atoms"):
-        assert "skipped" in _skip_in_place(step, RefineConfig(), [small], x0)
-        assert _skip_in_place(step, RefineConfig(), [large], x0) is None
-        assert _skip_in_place(step, RefineConfig(in_place=False), [small], x0) is None
-        assert _skip_in_place(step, RefineConfig(), [], x0) is None      # no coarse step: nothing to judge
-        assert "skipped" in _skip_in_place(step, RefineConfig(in_place=True), [], x0)
-    assert _skip_in_place("residues", RefineConfig(stages=("patches", "residues")), [small], x0) is None
-    assert _skip_in_place("polish", RefineConfig(in_place=True), [small], x0) is None
+        assert "skipped" in skip_in_place(step, RefineConfig(), [small], x0)
+        assert skip_in_place(step, RefineConfig(), [large], x0) is None
+        assert skip_in_place(step, RefineConfig(in_place=False), [small], x0) is None
+        assert skip_in_place(step, RefineConfig(), [], x0) is None      # no coarse step: nothing to judge
+        assert "skipped" in skip_in_place(step, RefineConfig(in_place=True), [], x0)
+    assert skip_in_place("residues", RefineConfig(stages=("patches", "residues")), [small], x0) is None
+    assert skip_in_place("polish", RefineConfig(in_place=True), [small], x0) is None
 
 
 def test_the_coarse_move_of_a_model_in_place_is_undone_and_still_reported():
     from cryonb.refinement import RefineConfig
-    from cryonb.refinement.pipeline import IN_PLACE, _skip_in_place, coarse_shift, keep_model_in_place
+    from cryonb.refinement.plan import IN_PLACE, coarse_shift, keep_model_in_place, skip_in_place
     from cryonb.refinement.stages import StageResult
     x0 = np.random.default_rng(0).normal(size=(50, 3))
     small = StageResult("patches_coarse", x0 + 0.4 * IN_PLACE / np.sqrt(3), {}, 0.0, 1.0)
     kept = keep_model_in_place(small, RefineConfig(), x0)
     assert np.array_equal(kept.xyz, x0) and "undone" in kept.notes[-1]
     assert coarse_shift([kept], x0) == pytest.approx(0.4 * IN_PLACE)         # the move it made, not 0
-    assert "moved the model 0.40" in _skip_in_place("residues", RefineConfig(), [kept], x0)
+    assert "moved the model 0.40" in skip_in_place("residues", RefineConfig(), [kept], x0)
     large = StageResult("patches_coarse", x0 + 1.2 * IN_PLACE / np.sqrt(3), {}, 0.0, 1.0)
     assert keep_model_in_place(large, RefineConfig(), x0) is large               # a motion: kept
     assert keep_model_in_place(small, RefineConfig(in_place=False), x0) is small
@@ -427,7 +427,7 @@ def test_a_model_on_the_move_is_not_held_outside_its_map(adk_closed):
 
     from cryonb.density import SimulationConfig, simulate_map
     from cryonb.maps import Map
-    from cryonb.refinement.pipeline import IN_PLACE, _tether_uncovered
+    from cryonb.refinement.plan import IN_PLACE, tether_uncovered
     from cryonb.refinement.stages import StageResult
     full = simulate_map(adk_closed, SimulationConfig(resolution=4.0, voxel_size=1.0))
     cut = Map(full.data[:, :, : full.shape[2] // 2].copy(), full.voxel_size, full.origin)
@@ -435,10 +435,10 @@ def test_a_model_on_the_move_is_not_held_outside_its_map(adk_closed):
     x0 = topo.xyz(adk_closed)
     ctx = SimpleNamespace(map=cut, topo=topo, resolution=4.0, map_score=SimpleNamespace(amplitude=torch.ones(len(x0))))
     moving = [StageResult("patches_coarse", x0 + 2 * IN_PLACE, {}, 0.0, 1.0)]
-    notes = _tether_uncovered(ctx, moving, x0, moving[0].xyz)
+    notes = tether_uncovered(ctx, moving, x0, moving[0].xyz)
     assert "not tethered: the model is moving" in notes[0] and not topo.atoms.tethered.any()
     still = [StageResult("patches_coarse", x0 + 0.1 * IN_PLACE, {}, 0.0, 1.0)]
-    notes = _tether_uncovered(ctx, still, x0, still[0].xyz)
+    notes = tether_uncovered(ctx, still, x0, still[0].xyz)
     outside = cut.no_data(still[0].xyz)
     assert outside.any() and topo.atoms.tethered[outside].all() and "tethered" in notes[0]
     assert (ctx.map_score.amplitude[torch.as_tensor(outside)] == 0).all()
@@ -456,11 +456,12 @@ def test_a_file_with_several_models_says_which_one_is_used(adk_closed):
 def test_a_patch_move_that_fits_the_map_worse_is_undone(adk_closed):
     from cryonb.density import SimulationConfig, simulate_map
     from cryonb.refinement import RefineConfig
-    from cryonb.refinement.pipeline import _context, _topology_of, keep_if_map_agrees
+    from cryonb.refinement.pipeline import _context, refine_topology
+    from cryonb.refinement.plan import keep_if_map_agrees
     from cryonb.refinement.stages import StageResult
     m = simulate_map(adk_closed, SimulationConfig(resolution=5.0, voxel_size=1.5))
     lib = RestraintLibrary()
-    topo = _topology_of(adk_closed, lib)
+    topo = refine_topology(adk_closed, lib)
     true = topo.xyz(adk_closed)
     ctx = _context(adk_closed, topo, lib, true, m, 5.0, RefineConfig(n_orientations=8), torch.device("cpu"))
     off = true + np.array([2.0, -1.0, 0.5])
@@ -479,11 +480,11 @@ def test_a_cis_peptide_is_kept_from_a_clean_model_and_noise_makes_no_cis():
     from pathlib import Path
 
     from cryonb.perturb import jitter
-    from cryonb.refinement.pipeline import _topology_of
+    from cryonb.refinement.pipeline import refine_topology
     st = read_model(Path(__file__).parent / "data" / "6gyn_A_460-500.pdb")
 
     def cis(s):
-        topo = _topology_of(s)
+        topo = refine_topology(s)
         return [f"{topo.residues[l.i].seqid}" for l in topo.links if l.name == "CIS"], topo.notes
 
     assert cis(st)[0] == ["480"]

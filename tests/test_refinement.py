@@ -27,7 +27,7 @@ from cryonb.perturb import jitter
 from cryonb.refinement import RefineConfig, StageConfig, pipeline, refine, steps
 from cryonb.refinement.gmm import ModelGMM
 from cryonb.runs import load_run
-from cryonb.refinement.pipeline import plan_steps
+from cryonb.refinement.plan import plan_steps
 from cryonb.refinement.patches import atom_groups, kmeans_patches
 from cryonb.refinement.projection import (FourierGrid, MapProjections, frc_per_ring, gmm_projections,
                                           random_rotations)
@@ -360,7 +360,7 @@ def test_refine_command_writes_a_run_folder_and_resumes(fragment, tmp_path, caps
 
 @pytest.mark.parametrize("content", [b"not a numpy file", b"PK\x03\x04 truncated zip"])
 def test_a_damaged_checkpoint_is_named_not_a_traceback(tmp_path, content):
-    from cryonb.refinement.pipeline import Checkpoints
+    from cryonb.refinement.checkpoints import Checkpoints
     ckpt = Checkpoints(tmp_path / "checkpoints", "abc")
     ckpt.path(0, "polish").write_bytes(content)
     with pytest.raises(CryonbError, match=r"0_polish.npz.*checkpoint is damaged"):

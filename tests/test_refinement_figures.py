@@ -11,13 +11,13 @@ import pytest  # noqa: E402
 
 from cryonb import density  # noqa: E402
 from cryonb.refinement import figures  # noqa: E402
-from cryonb.refinement.pipeline import RefineResult, _topology_of  # noqa: E402
+from cryonb.refinement.pipeline import RefineResult, refine_topology  # noqa: E402
 from cryonb.refinement.stages import StageResult  # noqa: E402
 
 
 def _shifted(st, shift):
     out = st.clone()
-    topo = _topology_of(out)
+    topo = refine_topology(out)
     topo.set_xyz(out, topo.xyz(out) + np.asarray(shift))
     return out
 
@@ -26,7 +26,7 @@ def _shifted(st, shift):
 def fake_result(adk_closed):
     """Input = closed + (3, 0, 0) Å; patches moves it to +1 Å, atoms to +0 Å; reference = closed."""
     start = _shifted(adk_closed, (3.0, 0.0, 0.0))
-    topo = _topology_of(start)
+    topo = refine_topology(start)
     x0 = topo.xyz(start)
     x1, x2 = x0 - [2.0, 0.0, 0.0], x0 - [3.0, 0.0, 0.0]
     steps = [StageResult("patches", x1, {"map": [0.5, 0.3, 0.2], "resolution": [10.0, 7.0, 5.0]}, 0.0, 1.5),

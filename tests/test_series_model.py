@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from cryonb.geometry.chi import ChiTree
-from cryonb.geometry.loss import GeometryLoss
+from cryonb.restraints.loss import GeometryLoss
 from cryonb.geometry.library import RestraintLibrary
 from cryonb.geometry.topology import build_topology
 from cryonb.perturb import jitter

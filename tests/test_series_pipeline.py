@@ -113,21 +113,23 @@ def test_dims_case_noise_free_when_snr_is_none():
 
 def test_residue_stage_runs_longer_than_the_atoms_stage_unless_told():
     from cryonb.series import defaults
-    from cryonb.series.pipeline import SeriesConfig, _plan, series_stages
+    from cryonb.series.config import SeriesConfig, series_stages
+    from cryonb.series.plan import stage_plan
     ladder = series_stages(8.0, iterations=10)
     assert ladder["residues"].iterations == defaults.RESIDUE_FACTOR * 10 and ladder["atoms"].iterations == 10
     assert series_stages(8.0, iterations=10, residue_iterations=7)["residues"].iterations == 7
-    plan = {name: (cfg.iterations, n) for _, name, cfg, n in _plan(SeriesConfig(iterations=5), 8.0)}
+    plan = {name: (cfg.iterations, n) for _, name, cfg, n in stage_plan(SeriesConfig(iterations=5), 8.0)}
     assert plan["residues"][0] == defaults.RESIDUE_FACTOR * 5
     assert plan["patches_coarse"][1] == SeriesConfig().n_patches // 8 and plan["patches"][1] == SeriesConfig().n_patches
 
 
 def test_the_residue_stage_turns_chis_unless_told(adk_closed):
     from cryonb.geometry.topology import build_topology
-    from cryonb.series.pipeline import SeriesConfig, _chi
+    from cryonb.series.config import SeriesConfig
+    from cryonb.series.plan import chi_tree_for
     from cryonb.series.train import SERIES_GEOMETRY_TERMS
     topo = build_topology(adk_closed, warn=False)
     on, off = SeriesConfig(), SeriesConfig(residue_chi=False)
-    assert _chi(topo, "residues", on) is not None and _chi(topo, "residues", off) is None
-    assert _chi(topo, "atoms", off) is not None and _chi(topo, "patches", on) is None
+    assert chi_tree_for(topo, "residues", on) is not None and chi_tree_for(topo, "residues", off) is None
+    assert chi_tree_for(topo, "atoms", off) is not None and chi_tree_for(topo, "patches", on) is None
     assert "rama" in SERIES_GEOMETRY_TERMS["residues"] and "rotamer" in SERIES_GEOMETRY_TERMS["atoms"]

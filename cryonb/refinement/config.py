@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from ..geometry.loss import GeometryWeights
+from ..restraints.loss import GeometryWeights
 from .stages import StageConfig
 
 HIGH_RESOLUTION = 3.5   # Å

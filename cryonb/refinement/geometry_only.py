@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..geometry.library import RestraintLibrary
-from ..geometry.loss import GeometryLoss, GeometryWeights
+from ..restraints.loss import GeometryLoss, GeometryWeights
 from ..geometry.topology import build_topology
 from ..superpose import rmsd
 from ..torch_utils import torch_threads

@@ -1,9 +1,12 @@
-"""The run record of a single refinement (:mod:`cryonb.runs`): what ``refine(..., out_dir=DIR)``
-writes for the CLI and notebook 05 alike."""
+"""The record of a single refinement: the input and output validated and compared, and the run
+record (:mod:`cryonb.runs`) that ``refine(..., out_dir=DIR)`` writes for the CLI and notebook 05 alike."""
 from __future__ import annotations
 
 from .. import runs
+from ..maps import Map
 from ..superpose import rmsd
+from ..validation.compare import worse_than_input
+from ..validation.report import validate_model
 
 
 def refine_inputs(model, m, resolution: float | None, n_atoms: int) -> dict:
@@ -29,3 +32,18 @@ def step_records(steps) -> list[dict]:
     """steps.json entries: name, seconds, geometry weight, notes and the last value of each loss."""
     return [{"name": s.name, "seconds": s.seconds, "geometry_weight": s.geometry_weight, "notes": s.notes,
              "final": {key: values[-1] for key, values in s.history.items() if values}} for s in steps]
+
+
+def validation_summary(st, m: Map | None, resolution: float | None) -> dict:
+    """The ``cryonb validate`` summary, plus the model-map FSC averaged to the resolution."""
+    report = validate_model(st, m, resolution)
+    out = dict(report.summary)
+    if report.fsc is not None and resolution:
+        out["fsc_average"] = float(report.fsc.average(resolution))
+    return out
+
+
+def validate_result(model, out, m: Map | None, resolution: float | None) -> tuple[dict, dict, list[str]]:
+    """Validation summaries of the input ``model`` and the refined ``out``, and what got worse."""
+    before, after = validation_summary(model, m, resolution), validation_summary(out, m, resolution)
+    return before, after, worse_than_input(before, after)

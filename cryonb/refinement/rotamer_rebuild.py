@@ -16,7 +16,7 @@ The seed's side-chain step, in two stages:
    out; later passes check against the whole model.
 2. Local refinement (:func:`refine_chi_local`): Adam on one delta per chi, all at once, maximising
    the interpolated map at the moved atoms plus the rotamer prior
-   (:class:`~cryonb.geometry.torsion_priors.RotamerTerm`) minus a squared clash hinge, with a
+   (:class:`~cryonb.restraints.torsion_priors.RotamerTerm`) minus a squared clash hinge, with a
    ``tether_deg`` pull to the chis it starts from.
 
 Rotamer peaks come from the fitted prior mixtures (:mod:`cryonb.priors`), not from a fixed
@@ -49,7 +49,7 @@ from ..errors import ModelError
 from ..geometry.chi import ChiTree
 from ..geometry.clashes import DEFAULT_RADIUS, RADII
 from ..geometry.named_torsions import CHI
-from ..geometry.torsion_priors import RotamerTerm
+from ..restraints.torsion_priors import RotamerTerm
 from ..maps import Map, check_overlap
 from ..priors import load_priors
 from ..priors.mixture import wrap

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..geometry.chi import ChiTree
 from ..geometry.library import RestraintLibrary
-from ..geometry.loss import GeometryLoss, GeometryWeights
+from ..restraints.loss import GeometryLoss, GeometryWeights
 from ..geometry.topology import Topology
 from ..priors import Priors
 from ..torch_utils import seeded

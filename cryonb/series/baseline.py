@@ -10,7 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..refinement.pipeline import RefineConfig, refine
+from ..refinement.config import RefineConfig
+from ..refinement.pipeline import refine
 
 
 def arc_length(points: np.ndarray, path: np.ndarray) -> np.ndarray:

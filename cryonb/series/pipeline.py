@@ -20,97 +20,36 @@ The result gives a model at any latent: :meth:`SeriesResult.models`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gemmi
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
 from ..density.simulate import SIGMA_PER_RESOLUTION
-from ..errors import CryonbError
-from ..geometry.chi import ChiTree
 from ..geometry.library import RestraintLibrary
-from ..geometry.loss import GeometryLoss, GeometryWeights
+from ..restraints.loss import GeometryLoss
 from ..geometry.topology import Topology
 from ..io import model_xyz, structure_from_frames
 from ..priors import Priors, load_priors
 from ..refinement.blur import match_blur, set_spread
-from ..refinement.config import POLISH_WEIGHTS, RefineConfig
 from ..refinement.gmm import ModelGMM, b_factors
 from ..refinement.map_score import MapScore
-from ..refinement.pipeline import _topology_of, check_inputs, fingerprint, refine
+from ..refinement.checkpoints import fingerprint
+from ..refinement.pipeline import check_inputs, refine, refine_topology
 from ..refinement.projection import MapProjections
 from ..refinement.record import step_records
 from ..runs import finish_run, recorded
-from ..refinement.stages import StageConfig, StageResult, geometry_loss
-from ..refinement.steps import polish_map_weight
-from ..torch_utils import torch_threads
-from . import defaults
+from ..refinement.stages import StageResult, geometry_loss
+from ..torch_utils import resolve_device, torch_threads
+from .checkpoints import SeriesCheckpoints
+from .config import JOINT_WEIGHTS, SeriesConfig
 from .inputs import SeriesInputs
 from .outputs import frames_table, series_inputs, series_metrics, write_series_outputs
 from .model import LatentScale, SeriesModel
+from .plan import chi_tree_for, joint_steps, stage_plan
 from .train import SERIES_GEOMETRY_TERMS, SeriesObjective, smooth_series, train_series_stage
-
-
-# Geometry of the joint steps: the single-refinement polish's weights with the Ramachandran prior
-# at its stage weight (6) rather than the polish's 100. The DIMS frames themselves are 84-90 %
-# favoured; at 100 the prior pulled every residue to the middle of its basin and cost 0.02 Å of
-# median C-alpha RMSD (fit + smooth 0.793 against 0.814), with no Ramachandran outlier at any of
-# the 98 frames either way (README).
-JOINT_WEIGHTS = replace(POLISH_WEIGHTS, rama=GeometryWeights().rama, omega=0.0, cbeta=0.0)
-
-
-def series_stages(resolution: float, iterations: int = defaults.ITERATIONS,
-                  patch_iterations: int = defaults.PATCH_ITERATIONS, batch: int = 16,
-                  residue_iterations: int | None = None) -> dict[str, StageConfig]:
-    """Stage settings of a series run: the single-refinement ladder (projections per map: batch);
-    the residues stage runs ``residue_iterations`` (default ``RESIDUE_FACTOR`` x ``iterations``)."""
-    if residue_iterations is None:
-        residue_iterations = defaults.RESIDUE_FACTOR * iterations
-    return {"patches_coarse": StageConfig(iterations=patch_iterations, batch=batch, ramp=0.7,
-                                          start_resolution=max(40.0, 4 * resolution)),
-            "patches": StageConfig(iterations=patch_iterations, start_resolution=2 * resolution, batch=batch),
-            "residues": StageConfig(iterations=residue_iterations, batch=batch),
-            "atoms": StageConfig(iterations=iterations, batch=batch, geometry_scale=1000.0)}
-
-
-@dataclass
-class SeriesConfig:
-    """Settings of a series refinement (lengths in Å, latent noise in scaled latent units)."""
-
-    stages: tuple[str, ...] = ("patches", "residues", "atoms")
-    iterations: int = defaults.ITERATIONS              # atoms stage; the residues stage RESIDUE_FACTOR x this
-    residue_iterations: int | None = None               # residues stage; None: RESIDUE_FACTOR x iterations
-    patch_iterations: int = defaults.PATCH_ITERATIONS  # each patch stage (map score only, cheap)
-    batch: int = 16                      # projections per map per round
-    n_patches: int = 16                  # n_patches // 8 coarse patches first (32 or 64 overfit at 8 Å; README)
-    residue_chi: bool = True             # residue stage also turns side-chain chis (rigid ones bias C-alpha;
-                                         # no rotamer prior there: DIMS frames are 7-11 % outliers; README)
-    fit_iterations: int = defaults.FIT_ITERATIONS      # joint all-atom fit, map weight fit_map_factor x polish's
-    fit_map_factor: float = 10.0
-    smooth_iterations: int = defaults.SMOOTH_ITERATIONS  # then joint smoothing at the polish's map weight
-    smooth_between: int = 16             # latents drawn along the trajectory per joint round
-    smooth_worst: int = 4                # + the latents of the worst geometry on a grid along it
-    smooth_grid: int = 128               # points of that grid
-    latent_noise: float = 0.02
-    n_orientations: int = 48             # cached projections per map
-    fourier_period: float = 2.0          # ring sampling of the cached projections (MapProjections.compute)
-    refine_start: bool = True
-    match_blur: bool = True              # the share of the B spread that fits the best-fitting map, for all maps
-    weigh_rings: bool = True             # FRC rings weighed by their signal-to-noise (MapScore.weigh_rings_by_snr)
-    # the series was calibrated (benchmarks/series_adk.py) with the polish's map weight at 300, before the
-    # single refinement's default fell to 170 on real maps; kept until the series is measured again
-    start: RefineConfig = field(default_factory=lambda: RefineConfig(polish_steps=500, polish_map_weight=300.0))
-    weights: GeometryWeights = field(default_factory=GeometryWeights)
-    smooth_weights: GeometryWeights | None = None   # joint steps' geometry; None: JOINT_WEIGHTS
-    smooth_map_weight: float | None = None   # map weight of smoothing; None: the polish's (``start``)
-    seed: int = 0
-    threads: int | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -164,7 +103,8 @@ def refine_series(model: gemmi.Structure, inputs: SeriesInputs, resolution: floa
     config = config or SeriesConfig()
     if out_dir is None:
         return _timed_series(model, inputs, resolution, config, None, resume, progress)
-    record = {"inputs": series_inputs(inputs, resolution), "device": "cpu", "seed": config.seed,
+    record = {"inputs": series_inputs(inputs, resolution), "device": str(resolve_device(config.device)),
+              "seed": config.seed,
               "threads": config.threads}
     with recorded(out_dir, "series", config.as_dict(), **record) as folder:
         result = _timed_series(model, inputs, resolution, config, out_dir, resume, progress)
@@ -186,13 +126,14 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     for m in inputs.maps:
         check_inputs(model, m, resolution, name)
     library = RestraintLibrary()
-    topo = _topology_of(model, library)
+    topo = refine_topology(model, library)
     b = b_factors(topo, model)
     key = fingerprint(topo.xyz(model), inputs.maps, resolution, config, b, inputs.latents)
     ckpt = SeriesCheckpoints(Path(out_dir) / "checkpoints" if out_dir else None, key, resume)
     gmm = ModelGMM.from_topology(topo, topo.xyz(model), resolution, b)   # the refined start keeps these B
+    device = resolve_device(config.device)
     scores = [MapScore(MapProjections.compute(m, resolution, config.n_orientations, config.seed + k,
-                                              period=config.fourier_period), gmm)
+                                              period=config.fourier_period), gmm, device=device)
               for k, m in enumerate(inputs.maps)]
     blur_notes = _match_blur(scores, topo.xyz(model), b, resolution) if config.match_blur else []
     start, steps = _start_model(model, inputs, resolution, config, ckpt, topo, scores)
@@ -202,9 +143,9 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     series = SeriesModel(torch.as_tensor(x0), LatentScale.fit(inputs.latents))
     run = SeriesRun(scores, series.scale(inputs.latents), topo, library, x0, load_priors(), config, resolution,
                     ckpt, progress)
-    steps += [_stage(k, plan, series, run) for k, plan in enumerate(_plan(config, resolution))]
+    steps += [_stage(k, plan, series, run) for k, plan in enumerate(stage_plan(config, resolution))]
     steps += [_joint(name, iterations, map_weight, series, run)
-              for name, iterations, map_weight in _joint_steps(config, resolution)]
+              for name, iterations, map_weight in joint_steps(config, resolution)]
     notes = list(topo.notes) + blur_notes + [n for s in steps for n in s.notes]
     return SeriesResult(series, topo, start, inputs, resolution, steps, time.perf_counter() - t0, notes)
 
@@ -249,34 +190,11 @@ def _weigh_rings(scores: list, xyz: np.ndarray, resolution: float) -> str:
             f"{min(ends):.2g}-{max(ends):.2g} x the lowest scored ring")
 
 
-def _plan(config: SeriesConfig, resolution: float):
-    ladder = series_stages(resolution, config.iterations, config.patch_iterations, config.batch,
-                           config.residue_iterations)
-    for kind in config.stages:
-        if kind == "patches" and config.n_patches >= 16:
-            yield "patches", "patches_coarse", ladder["patches_coarse"], config.n_patches // 8
-        yield kind, kind, ladder[kind], config.n_patches
-
-
-def _chi(topo, kind: str, config: SeriesConfig):
-    """The chi tree of a stage that turns side chains: atoms, and residues with ``residue_chi``."""
-    turns = kind == "atoms" or (kind == "residues" and config.residue_chi)
-    return ChiTree(topo) if turns else None
-
-
-def _joint_steps(config: SeriesConfig, resolution: float) -> list[tuple[str, int, float]]:
-    """(name, iterations, map weight) of the joint steps after the stages: ``fit`` (map weight
-    ``fit_map_factor`` x the single-refinement polish's) then ``smooth`` (the polish's own balance)."""
-    polish = config.smooth_map_weight or polish_map_weight(config.start, resolution)
-    return [(name, n, w) for name, n, w in (("fit", config.fit_iterations, config.fit_map_factor * polish),
-                                            ("smooth", config.smooth_iterations, polish)) if n > 0]
-
-
 def _stage(k: int, plan: tuple, series: SeriesModel, run: SeriesRun) -> StageResult:
     """Stage ``k`` of the plan ``(kind, name, StageConfig, n_patches)``, trained or read back."""
     kind, name, cfg, n_patches = plan
     config = run.config
-    stage = series.new_stage(kind, run.topo, n_patches, config.seed + k, _chi(run.topo, kind, config))
+    stage = series.new_stage(kind, run.topo, n_patches, config.seed + k, chi_tree_for(run.topo, kind, config))
     done = run.ckpt.load(name, stage)
     if done is not None:
         series.stages.append(stage)
@@ -313,7 +231,8 @@ def _start_model(model, inputs, resolution, config, ckpt, topo, scores):
     done = ckpt.load_start()
     if done is None:
         k = _best_map(topo.xyz(model), scores, resolution)
-        r = refine(model, inputs.maps[k], resolution, replace(config.start, threads=None), validate=False)
+        start_config = replace(config.start, threads=None, device=config.device)
+        r = refine(model, inputs.maps[k], resolution, start_config, validate=False)
         done = StageResult("start", r.xyz, {}, 0.0, r.seconds,
                            [f"start: single refinement into {inputs.names[k]} (best fit of the input model)"])
         ckpt.save_start(done)
@@ -330,60 +249,3 @@ def _best_map(xyz: np.ndarray, scores: list, resolution: float) -> int:
     return int(np.argmin(values))
 
 
-class SeriesCheckpoints:
-    """``checkpoints/<step>.pt``: decoder weights and the step's record, tagged with the run key."""
-
-    def __init__(self, folder: Path | None, key: str, resume: bool):
-        self.folder, self.key, self.resume = folder, key, resume
-        if folder is None:
-            return
-        if not resume and folder.exists() and any(folder.glob("*.pt")):
-            raise CryonbError(folder, "holds checkpoints of an earlier run: resume it, or choose a new folder")
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def _read(self, name: str):
-        path = None if self.folder is None or not self.resume else self.folder / f"{name}.pt"
-        if path is None or not path.exists():
-            return None
-        try:
-            data = torch.load(path, weights_only=False)
-            key = data["key"]
-        except Exception as exc:   # noqa: BLE001 - torch raises many kinds on a damaged file
-            raise CryonbError(path, f"checkpoint is damaged ({type(exc).__name__}); delete it to redo "
-                                    "that step, or start a new run") from None
-        if key != self.key:
-            raise CryonbError(path, "checkpoint of other inputs or settings: choose a new output folder")
-        return data
-
-    def _write(self, name: str, data: dict) -> None:
-        if self.folder is not None:
-            with atomic_path(self.folder / f"{name}.pt") as tmp:
-                torch.save({"key": self.key, **data}, tmp)
-
-    def load(self, name, stage):
-        data = self._read(name)
-        if data is None:
-            return None
-        stage.decoder.load_state_dict(data["decoder"])
-        return data["result"]
-
-    def save(self, name, stage, result):
-        self._write(name, {"decoder": stage.decoder.state_dict(), "result": result})
-
-    def load_all(self, name, series):
-        data = self._read(name)
-        if data is None:
-            return None
-        for stage, state in zip(series.stages, data["decoders"]):
-            stage.decoder.load_state_dict(state)
-        return data["result"]
-
-    def save_all(self, name, series, result):
-        self._write(name, {"decoders": [s.decoder.state_dict() for s in series.stages], "result": result})
-
-    def load_start(self):
-        data = self._read("start")
-        return None if data is None else data["result"]
-
-    def save_start(self, result):
-        self._write("start", {"result": result})

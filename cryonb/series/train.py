@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..geometry.loss import GeometryLoss
+from ..restraints.loss import GeometryLoss
 from ..refinement.geometry_only import lbfgs_round, round_lengths
 from ..refinement.stages import GEOMETRY_TERMS, StageConfig, StageResult, resolution_at, two_iteration_weight
 from .model import SeriesModel, SeriesStage
@@ -60,7 +60,8 @@ class SeriesObjective:
 
     def map_score(self, xyz: torch.Tensor, draw: dict, res: float) -> torch.Tensor:
         """Mean map score of models (M, N, 3), each against its own map."""
-        return torch.stack([s(x, b, res) for s, x, b in zip(self.scores, xyz, draw["batches"])]).mean()
+        values = [s(x, b, res).to(xyz.device) for s, x, b in zip(self.scores, xyz, draw["batches"])]
+        return torch.stack(values).mean()       # on the models' device (the scores may run on a GPU)
 
     def geometry(self, xyz: torch.Tensor) -> dict[str, torch.Tensor]:
         """Geometry terms averaged over a batch of models (B, N, 3)."""

@@ -28,9 +28,9 @@ from ..priors.mixture import wrap
 from ..validation import rama as rama_tables
 from ..validation import rotamer as rotamer_tables
 from ..validation.suites import TABLE_PATH, TORSIONS
-from .linking import dihedral_deg
-from .named_torsions import named_torsions
-from .terms import dihedrals_deg
+from ..geometry.linking import dihedral_deg
+from ..geometry.named_torsions import named_torsions
+from ..geometry.terms import dihedrals_deg
 
 OUTLIER_WEIGHT = 1.0
 FAVORED_WEIGHT = 0.2

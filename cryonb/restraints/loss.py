@@ -29,12 +29,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from . import terms
-from .cbeta import DIHEDRAL_SIGMA as CBETA_SIGMA
-from .cbeta import cbeta_dihedrals
+from ..geometry import terms
+from ..geometry.cbeta import DIHEDRAL_SIGMA as CBETA_SIGMA
+from ..geometry.cbeta import cbeta_dihedrals
 from ..priors import load_priors
-from .cdl import cdl_restraints
-from .clashes import ClashTerm
+from ..geometry.cdl import cdl_restraints
+from ..geometry.clashes import ClashTerm
 from .torsion_priors import RamaTerm, RotamerTerm, SuiteTerm
 
 TETHER_SIGMA = 0.3   # Å: waters and ions move freely by about this much from their start
