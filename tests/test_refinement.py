@@ -27,6 +27,7 @@ from cryonb.perturb import jitter
 from cryonb.refinement import RefineConfig, StageConfig, pipeline, refine, steps
 from cryonb.refinement.gmm import ModelGMM
 from cryonb.runs import load_run
+from cryonb.validation.headline import KEYS
 from cryonb.refinement.plan import plan_steps
 from cryonb.refinement.patches import atom_groups, kmeans_patches
 from cryonb.refinement.projection import (FourierGrid, MapProjections, frc_per_ring, gmm_projections,
@@ -348,6 +349,7 @@ def test_refine_command_writes_a_run_folder_and_resumes(fragment, tmp_path, caps
     assert record.config["parameters"]["model"] == str(model.resolve()) and record.config["device"] == "cpu"
     assert [s["name"] for s in record.steps["steps"]] == ["patches", "residues", "atoms", "polish"]
     assert record.metrics["bond_rmsz"] < record.metrics["bond_rmsz_input"]
+    assert set(KEYS) | {f"{k}_input" for k in KEYS} <= set(record.metrics)     # the one headline list
     assert set(json.loads((run / "history.json").read_text())) == {"patches", "residues", "atoms", "polish"}
     assert sorted(p.name for p in (run / "stages").iterdir()) == [
         "0_patches.cif", "1_residues.cif", "2_atoms.cif", "3_polish.cif"]

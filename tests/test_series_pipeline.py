@@ -14,6 +14,7 @@ from cryonb.density import SimulationConfig, simulate_map
 from cryonb.density.simulate import box_around_points
 from cryonb.io import read_map, set_model_xyz, write_map, write_model
 from cryonb.runs import load_run
+from cryonb.validation.headline import KEYS
 from cryonb.series.baseline import interpolate_models
 from cryonb.validation.report import validate_model
 
@@ -65,6 +66,7 @@ def test_series_command_runs_a_cryodrgn_style_input_end_to_end_and_resumes(cryod
     record = load_run(run)
     assert record.ok and record.config["pipeline"] == "series" and record.config["inputs"]["latent_source"] == "cryodrgn"
     assert record.metrics["frames"] == 5 and record.config["parameters"]["resolution"] == 8
+    assert set(KEYS) | {f"{k}_median" for k in KEYS} <= set(record.metrics)    # the one headline list
     assert record.metrics["clashscore"] == max(float(r["clashscore"]) for r in rows)
     assert record.metrics["fsc_average"] == min(float(r["fsc_average"]) for r in rows if r["map"])
     assert [s["name"] for s in record.steps["steps"]] == ["patches_coarse", "patches", "residues", "atoms", "fit",
