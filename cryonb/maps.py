@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from scipy import ndimage
 
 from .errors import GridMismatchError, MapError, OverlapError
 
@@ -89,6 +90,11 @@ class Map:
             flat &= self.data[k[:, 2], k[:, 1], k[:, 0]] == fill
         out[np.flatnonzero(~out)[flat]] = True
         return out
+
+    def values_at(self, xyz: np.ndarray) -> np.ndarray:
+        """Trilinear map values (P,) at positions ``xyz`` (P, 3) Å; 0 outside the box."""
+        idx = self.xyz_to_index(np.asarray(xyz, dtype=np.float64).reshape(-1, 3))[:, ::-1].T
+        return ndimage.map_coordinates(self.data, idx, order=1, mode="constant", cval=0.0, prefilter=False)
 
     def same_grid(self, other: "Map") -> bool:
         """True when shape, voxel size and origin agree (origin within 1 % of a voxel)."""

@@ -253,9 +253,7 @@ def reference_gaussian_params(m: Map) -> tuple[float, float]:
 
 def _sample(m: Map, xyz: np.ndarray) -> np.ndarray:
     """Trilinear map values at ``xyz`` (P, 3) Å; 0 outside the box."""
-    idx = m.xyz_to_index(xyz)[:, ::-1].T                                 # (3, P) z, y, x
-    return ndimage.map_coordinates(m.data, idx, order=1, mode="constant", cval=0.0,
-                                   prefilter=False)
+    return m.values_at(xyz)
 
 
 def qscore(st: gemmi.Structure, m: Map, sigma: float = 0.6, n_points: int = 8,
