@@ -7,9 +7,9 @@ threading (:mod:`.thread`) and the whole run with its result and model (:mod:`.t
 from .connect import CUTOFFS, join_fragments, links_at, paths, vote_links
 from .direction import direction_score, trace_direction
 from .pseudo import cb_axes, pseudo_cb, sample_map
-from .thread import Register, thread
+from .thread import Register, thread_trace
 from .traces import Trace, TraceConfig, TraceResult, build_traces, trace_structure
 
 __all__ = ["CUTOFFS", "join_fragments", "links_at", "paths", "vote_links", "direction_score",
-           "trace_direction", "cb_axes", "pseudo_cb", "sample_map", "Register", "thread", "Trace",
+           "trace_direction", "cb_axes", "pseudo_cb", "sample_map", "Register", "thread_trace", "Trace",
            "TraceConfig", "TraceResult", "build_traces", "trace_structure"]

@@ -1,10 +1,10 @@
 """Threading that may break a trace: a Viterbi path of sequence places along the trace.
 
 A trace built from predicted C-alphas can hold a wrong link (across a sheet, between helix
-turns) or miscount a gap; one gapless register then fits only part of it. Here every atom takes a
-state (direction, sequence index); along the trace the index moves by the expected step (1, or 2
-over a join that skips a missing residue) for free, by the other of 1 and 2 at ``skip`` and to any
-state at ``jump``. Emissions are each atom's share of the register correlation of
+turns) or skip a missing C-alpha unnoticed; one gapless register then fits only part of it. Here
+every atom takes a state (direction, sequence index); along the trace the index moves by 1 or 2 at
+a cost set by the link's length (:func:`step_costs`: a short link is one residue, a long one may
+skip one) and to any state at ``jump``. Emissions are each atom's share of the register correlation of
 :mod:`.thread`: the z-scored density read at its side (in that direction) times the z-scored
 profile of the residue type. The path's jumps cut the trace into pieces, each threaded gaplessly.
 """
@@ -15,6 +15,19 @@ import numpy as np
 from .thread import profiles, read_sides, sequence_types
 
 SKIP, JUMP = 0.5, 3.0          # penalties, in units of one atom's emission (about 1 for a good match)
+SHORT, LONG = 4.6, 5.0         # Å: links shorter are one residue; longer (joins) skip one
+
+
+def step_costs(lengths: np.ndarray, skip: float = SKIP) -> np.ndarray:
+    """(E, 2) cost of an index step of 1 and of 2 over links of ``lengths`` (E,) Å: a link under
+    4.6 Å is one residue (a step of 2 costs ``skip``), one of 4.6-5.0 Å either (the network's
+    C-alphas of i and i+2 lie 4.4-5.4 Å apart at 3 Å), a longer one skips a residue (a step of 1
+    costs ``skip``)."""
+    lengths = np.asarray(lengths, dtype=np.float64)
+    out = np.zeros((len(lengths), 2))
+    out[lengths < SHORT, 1] = skip
+    out[lengths >= LONG, 0] = skip
+    return out
 
 
 def emissions(m, ca: np.ndarray, sequence: str, resolution: float) -> np.ndarray:
@@ -37,9 +50,9 @@ def emissions(m, ca: np.ndarray, sequence: str, resolution: float) -> np.ndarray
     return np.stack(out)
 
 
-def viterbi(emit: np.ndarray, steps: np.ndarray, skip: float = SKIP, jump: float = JUMP) -> np.ndarray:
-    """(n, 2) best (direction, index) per atom for emissions ``emit`` (2, n, L) and expected
-    index steps (n-1,) between atoms (1 or 2); forwards the index rises, backwards it falls."""
+def viterbi(emit: np.ndarray, costs: np.ndarray, jump: float = JUMP) -> np.ndarray:
+    """(n, 2) best (direction, index) per atom for emissions ``emit`` (2, n, L) and the costs
+    (n-1, 2) of index steps of 1 and 2 between atoms; forwards the index rises, backwards it falls."""
     _, n, length = emit.shape
     score = emit[:, 0].copy()
     back = np.zeros((n, 2, length, 2), dtype=int)                   # previous (direction, index)
@@ -48,7 +61,7 @@ def viterbi(emit: np.ndarray, steps: np.ndarray, skip: float = SKIP, jump: float
         new = np.full_like(score, -np.inf)
         for d, sign in ((0, 1), (1, -1)):
             for step in (1, 2):
-                cost = 0.0 if step == steps[k - 1] else skip
+                cost = costs[k - 1, step - 1]
                 prev = np.full(length, -np.inf)
                 src = np.arange(length) - sign * step
                 valid = (src >= 0) & (src < length)
@@ -68,7 +81,7 @@ def viterbi(emit: np.ndarray, steps: np.ndarray, skip: float = SKIP, jump: float
     return np.array(path[::-1], dtype=int)
 
 
-def pieces(path: np.ndarray, steps: np.ndarray) -> list[np.ndarray]:
+def pieces(path: np.ndarray) -> list[np.ndarray]:
     """Index arrays (into the trace) of the runs of ``path`` (n, 2) without a jump: same
     direction and an index step of 1 or 2 in that direction."""
     cuts = [0]

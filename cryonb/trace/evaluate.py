@@ -40,7 +40,7 @@ def link_scores(links: np.ndarray, match: np.ndarray, true_ca: np.ndarray) -> di
     possible = {p for p in truth if p[0] in matched and p[1] in matched}
     found = {tuple(sorted((int(match[i]), int(match[j])))) for i, j in links if match[i] >= 0 and match[j] >= 0}
     hits = len(found & truth)
-    return {"precision": hits / max(len(links), 1), "recall": hits / max(len(possible), 1),
+    return {"hits": hits, "precision": hits / max(len(links), 1), "recall": hits / max(len(possible), 1),
             "recall_all": hits / max(len(truth), 1), "n_links": int(len(links)), "n_true": len(truth),
             "n_possible": len(possible)}
 

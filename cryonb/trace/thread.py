@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import gemmi
 import numpy as np
 
 from ..maps import Map
@@ -89,6 +90,19 @@ def _ring_gaussian(dz: np.ndarray, rho: np.ndarray, off: float, w2: float) -> np
     return np.exp(-(dz ** 2 + rho ** 2 + off ** 2) / (2 * w2) + x) * np.i0(x) * np.exp(-x)
 
 
+def structure_sequence(st: gemmi.Structure) -> str:
+    """One-letter sequence of model 1's residues with a C-alpha, in chain order (X: unknown),
+    one letter per atom of :func:`cryonb.io.calpha`."""
+    out = []
+    for chain in st[0]:
+        for res in chain:
+            if res.find_atom("CA", "*", gemmi.Element("C")) is not None:
+                info = gemmi.find_tabulated_residue(res.name)
+                code = info.one_letter_code.upper() if info is not None else "X"
+                out.append(code if code in SIDE_CHAINS else "X")
+    return "".join(out)
+
+
 def sequence_types(sequence: str) -> np.ndarray:
     """(L,) indices into :data:`TYPES` of a one-letter sequence (unknown letters: X)."""
     return np.array([TYPES.index(c) if c in SIDE_CHAINS else len(TYPES) - 1 for c in sequence.upper()], int)
@@ -141,11 +155,12 @@ def register_scores(observed: np.ndarray, ok: np.ndarray, positions: np.ndarray,
         return np.where(den > 0, num / den, np.nan)
 
 
-def thread(m: Map, ca: np.ndarray, positions: np.ndarray, sequence: str, resolution: float) -> Register:
+def thread_trace(m: Map, ca: np.ndarray, positions: np.ndarray, sequence: str, resolution: float) -> Register:
     """Best register of ``sequence`` on the trace ``ca`` (n, 3) Å with places ``positions`` (n,),
     both directions, on map ``m`` at ``resolution`` Å."""
     ca = np.asarray(ca, dtype=np.float64).reshape(-1, 3)
     positions = np.asarray(positions, dtype=int)
+    positions = positions - positions.min() if len(positions) else positions
     types, expected = sequence_types(sequence), profiles(resolution)
     obs_f, ok_f = read_sides(m, ca)
     obs_r, ok_r = read_sides(m, ca[::-1])

@@ -15,10 +15,10 @@ import numpy as np
 
 from ..io import calpha_model
 from ..maps import Map
-from .align import JUMP, SKIP, emissions, pieces, viterbi
+from .align import JUMP, SKIP, emissions, pieces, step_costs, viterbi
 from .connect import CUTOFFS, join_fragments, paths, vote_links
 from .direction import direction_score
-from .thread import thread
+from .thread import thread_trace
 
 
 @dataclass
@@ -97,10 +97,10 @@ def _split(atoms, positions, xyz, m, sequence, resolution, cfg):
     (:mod:`.align`) jumps; the whole trace when it is not threaded or split is off."""
     if not (cfg.split and m is not None and sequence and resolution and len(atoms) >= cfg.min_thread):
         return [(atoms, positions)]
-    steps = np.diff(positions)
-    path = viterbi(emissions(m, xyz[atoms], sequence, resolution), steps, cfg.skip, cfg.jump)
+    lengths = np.linalg.norm(np.diff(xyz[atoms], axis=0), axis=1)
+    path = viterbi(emissions(m, xyz[atoms], sequence, resolution), step_costs(lengths, cfg.skip), cfg.jump)
     out = []
-    for idx in pieces(path, steps):
+    for idx in pieces(path):
         index = path[idx, 1]
         out.append((atoms[idx], np.abs(index - index[0])))
     return out
@@ -114,7 +114,7 @@ def _place(trace: Trace, xyz: np.ndarray, m: Map | None, sequence: str | None,
     ca = xyz[trace.atoms]
     direction = 1 if direction_score(m, ca) >= 0 else -1
     if sequence and resolution and len(trace.atoms) >= cfg.min_thread:
-        reg = thread(m, ca, trace.positions, sequence, resolution)
+        reg = thread_trace(m, ca, trace.positions, sequence, resolution)
         if np.isfinite(reg.score):
             direction = reg.direction
             trace.offset, trace.score, trace.margin = reg.offset, reg.score, reg.margin
