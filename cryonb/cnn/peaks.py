@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import gemmi
 import numpy as np
 
+from ..io import calpha_model
 from ..maps import Map
 
 
@@ -99,20 +100,4 @@ def calpha_chain(xyz: np.ndarray, values: np.ndarray | None = None, chain: str =
                  residue: str = "UNK") -> gemmi.Structure:
     """C-alpha atoms (K, 3) Å as a one-chain model, residues 1..K in the given order;
     B-factor = 100 x value (0 without values)."""
-    values = np.zeros(len(xyz)) if values is None else np.asarray(values, dtype=np.float64)
-    st = gemmi.Structure()
-    st.name = "predicted_ca"
-    model = gemmi.Model("1")
-    ch = gemmi.Chain(chain)
-    for k, (pos, value) in enumerate(zip(np.asarray(xyz, dtype=np.float64), values), start=1):
-        res = gemmi.Residue()
-        res.name, res.seqid, res.entity_type = residue, gemmi.SeqId(k, " "), gemmi.EntityType.Polymer
-        atom = gemmi.Atom()
-        atom.name, atom.element, atom.pos = "CA", gemmi.Element("C"), gemmi.Position(*pos)
-        atom.occ, atom.b_iso = 1.0, float(np.clip(100 * value, 0, 999.99))
-        res.add_atom(atom)
-        ch.add_residue(res)
-    model.add_chain(ch)
-    st.add_model(model)
-    st.setup_entities()
-    return st
+    return calpha_model([(chain, xyz, residue, None, values)], name="predicted_ca")

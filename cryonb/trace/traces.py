@@ -1,0 +1,158 @@
+"""From predicted C-alphas to threaded traces: links by vote, fragments, traces, direction, register.
+
+:func:`build_traces` runs the steps of :mod:`.connect` (links under 18 cutoffs kept by vote,
+fragments, fragments joined end to end), then per trace :mod:`.direction` and :mod:`.thread`
+when a map (and a sequence) are given. :func:`trace_structure` writes the traces as a C-alpha-only
+model, one chain per trace, residues named and numbered by the threaded sequence.
+"""
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+
+import gemmi
+import numpy as np
+
+from ..io import calpha_model
+from ..maps import Map
+from .align import JUMP, SKIP, emissions, pieces, step_costs, viterbi
+from .connect import CUTOFFS, join_fragments, paths, vote_links
+from .direction import direction_score
+from .thread import thread_trace
+
+
+@dataclass
+class TraceConfig:
+    """Settings (Å) of :func:`build_traces`: the vote's cutoffs and threshold and link rule
+    (:func:`.connect.vote_links`), the join radius and gap distance (:func:`.connect.join_fragments`),
+    the shortest trace that is threaded (atoms), and the Viterbi split (:mod:`.align`)."""
+
+    cutoffs: tuple[float, ...] = CUTOFFS
+    min_fraction: float = 0.4
+    rule: str = "greedy"
+    join_radius: float = 7.5
+    gap_distance: float = 5.0
+    min_thread: int = 5
+    split: bool = True             # cut traces where the Viterbi threading jumps (:mod:`.align`)
+    skip: float = SKIP
+    jump: float = JUMP
+
+
+@dataclass
+class Trace:
+    """One trace. atoms (n,) indices into the C-alphas, in N->C order as decided; positions (n,)
+    places along the trace (a join over a missing residue skips one); direction +1 when that order
+    is the joined order, -1 when reversed; direction_score (:func:`.direction.direction_score`,
+    of the chosen order; NaN without a map); offset: sequence index (0-based) of place 0 (-1 when
+    not threaded); score and margin of the register (:func:`.thread.thread`; NaN when not threaded).
+    """
+
+    atoms: np.ndarray
+    positions: np.ndarray
+    direction: int = 1
+    direction_score: float = float("nan")
+    offset: int = -1
+    score: float = float("nan")
+    margin: float = float("nan")
+
+    @property
+    def residues(self) -> np.ndarray:
+        """(n,) sequence index (0-based) of each atom; -1 everywhere when not threaded."""
+        return self.offset + self.positions if self.offset >= 0 else np.full(len(self.atoms), -1)
+
+
+@dataclass
+class TraceResult:
+    """Traces (longest first), the voted links (E, 2) and the fragments before joining."""
+
+    traces: list[Trace]
+    links: np.ndarray
+    fragments: list[np.ndarray] = field(default_factory=list)
+
+    def trace_links(self) -> np.ndarray:
+        """(E', 2) consecutive atom pairs of every trace (joins included)."""
+        pairs = [np.stack([t.atoms[:-1], t.atoms[1:]], 1) for t in self.traces if len(t.atoms) > 1]
+        return np.concatenate(pairs) if pairs else np.zeros((0, 2), int)
+
+
+def build_traces(xyz: np.ndarray, m: Map | None = None, sequence: str | None = None,
+                 resolution: float | None = None, config: TraceConfig | None = None) -> TraceResult:
+    """Traces through C-alphas ``xyz`` (N, 3) Å; with map ``m`` each trace is turned N->C by its
+    density, and with a ``sequence`` (one-letter) and the map's ``resolution`` (Å) threaded."""
+    cfg = config or TraceConfig()
+    xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+    links, _ = vote_links(xyz, cfg.cutoffs, cfg.min_fraction, cfg.rule)
+    fragments = paths(len(xyz), links)
+    joined = join_fragments(xyz, fragments, cfg.join_radius, cfg.gap_distance)
+    traces = []
+    for atoms, positions in joined:
+        for piece_atoms, piece_positions in _split(atoms, positions, xyz, m, sequence, resolution, cfg):
+            traces.append(_place(Trace(piece_atoms, piece_positions), xyz, m, sequence, resolution, cfg))
+    traces.sort(key=lambda t: len(t.atoms), reverse=True)
+    return TraceResult(traces, links, fragments)
+
+
+def _split(atoms, positions, xyz, m, sequence, resolution, cfg):
+    """Pieces (atoms, positions) of a joined trace cut where the Viterbi threading
+    (:mod:`.align`) jumps; the whole trace when it is not threaded or split is off."""
+    if not (cfg.split and m is not None and sequence and resolution and len(atoms) >= cfg.min_thread):
+        return [(atoms, positions)]
+    lengths = np.linalg.norm(np.diff(xyz[atoms], axis=0), axis=1)
+    path = viterbi(emissions(m, xyz[atoms], sequence, resolution), step_costs(lengths, cfg.skip), cfg.jump)
+    out = []
+    for idx in pieces(path):
+        index = path[idx, 1]
+        out.append((atoms[idx], np.abs(index - index[0])))
+    return out
+
+
+def _place(trace: Trace, xyz: np.ndarray, m: Map | None, sequence: str | None,
+           resolution: float | None, cfg: TraceConfig) -> Trace:
+    """Direction and register of one trace (in place; returned)."""
+    if m is None:
+        return trace
+    ca = xyz[trace.atoms]
+    direction = 1 if direction_score(m, ca) >= 0 else -1
+    if sequence and resolution and len(trace.atoms) >= cfg.min_thread:
+        reg = thread_trace(m, ca, trace.positions, sequence, resolution)
+        if np.isfinite(reg.score):
+            direction = reg.direction
+            trace.offset, trace.score, trace.margin = reg.offset, reg.score, reg.margin
+    if direction < 0:
+        trace.atoms = trace.atoms[::-1].copy()
+        trace.positions = trace.positions.max() - trace.positions[::-1]
+    trace.direction = direction
+    trace.direction_score = direction_score(m, xyz[trace.atoms])
+    return trace
+
+
+def chain_names(n: int) -> list[str]:
+    """``n`` chain names: A-Z, a-z, 0-9, then two letters (AA, AB, ...)."""
+    one = string.ascii_uppercase + string.ascii_lowercase + string.digits
+    two = [a + b for a in string.ascii_uppercase for b in string.ascii_uppercase]
+    return (list(one) + two)[:n]
+
+
+def trace_structure(result: TraceResult, xyz: np.ndarray, sequence: str | None = None,
+                    values: np.ndarray | None = None) -> gemmi.Structure:
+    """The traces as a C-alpha-only model: chain per trace (longest first), residues named by the
+    threaded ``sequence`` and numbered from 1 by their sequence index (UNK, numbered by place,
+    when a trace is not threaded); B-factor = 100 x ``values`` (N,) when given."""
+    xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+    chains = []
+    for name, t in zip(chain_names(len(result.traces)), result.traces):
+        threaded = sequence is not None and t.offset >= 0
+        names = [_three(sequence[k]) for k in t.residues] if threaded else "UNK"
+        numbers = t.residues + 1 if threaded else t.positions + 1
+        chains.append((name, xyz[t.atoms], names, numbers, None if values is None else values[t.atoms]))
+    return calpha_model(chains, name="traces")
+
+
+def _three(letter: str) -> str:
+    """Three-letter residue name of a one-letter code (UNK when unknown)."""
+    return _THREE.get(letter.upper(), "UNK")
+
+
+_THREE = {"A": "ALA", "R": "ARG", "N": "ASN", "D": "ASP", "C": "CYS", "Q": "GLN", "E": "GLU", "G": "GLY",
+          "H": "HIS", "I": "ILE", "L": "LEU", "K": "LYS", "M": "MET", "F": "PHE", "P": "PRO", "S": "SER",
+          "T": "THR", "W": "TRP", "Y": "TYR", "V": "VAL"}
