@@ -281,7 +281,7 @@ def results(request, tmp_path_factory, adk_closed):
     outputs = tmp_path_factory.mktemp("outputs")
     before = _digest(inputs)
     wanted = {item.callspec.id for item in request.session.items
-              if item.module is request.module and hasattr(item, "callspec")}
+              if getattr(item, "module", None) is request.module and hasattr(item, "callspec")}
     todo = [c for c in CASES + WARNED + FAILED_IN_A_CELL if c[0] in wanted]
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = dict(zip([c[0] for c in todo], pool.map(lambda c: _run(c, inputs, outputs), todo)))
