@@ -10,6 +10,7 @@ tests/hostile_files.py; each case's time goes to tests/_output/cli_bad_inputs.js
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import subprocess
@@ -342,8 +343,17 @@ def test_a_notebook_failing_in_a_cell_is_one_line_and_keeps_its_record(results, 
     assert list(got["out"].rglob("*.ipynb")), "the executed notebook (with its traceback) is kept"
 
 
+RECORD = ("config.json", "status.json")   # a resumed run folder's record says how the resume ended
+
+
 def test_no_case_changed_an_input(results):
-    assert results["after"] == results["before"]
+    after, before = results["after"], results["before"]
+    record = {k for k in set(after) - set(before) if k.endswith(RECORD)}
+    assert {k: v for k, v in after.items() if k not in record} == before
+    for key in {k.rsplit("/", 1)[0] for k in record}:   # only resumes of damaged runs wrote a record
+        assert key.endswith("_damaged_checkpoint"), key
+        status = json.loads((results["inputs"] / key / "status.json").read_text())
+        assert status["state"] == "failed" and "damaged" in status["error"], status
 
 
 def test_every_command_has_its_share_of_cases():
