@@ -19,7 +19,7 @@ from ..io import model_xyz, set_model_xyz
 from ..maps import Map, check_resolution, require_density
 from .refine import Pose, refine_pose
 from .rotations import rotation_set
-from .search import prepare_map, search
+from .search import lcc_map, prepare_map, search, valid_shifts
 from .template import Template, build_template
 
 MIN_SEARCH_RESOLUTION = 6.0   # Å: the search runs no finer than this
@@ -52,7 +52,7 @@ class PlacementConfig:
 @dataclass
 class PlacedPose:
     """A refined pose: x -> x @ rotation.T + translation (Å) moves the input model onto it;
-    ``correlation`` is its LCC with the map at the search resolution."""
+    ``correlation`` is its LCC with the map at the search resolution (:func:`.refine.pose_lcc`)."""
 
     rotation: np.ndarray
     translation: np.ndarray
@@ -68,9 +68,11 @@ class PlacedPose:
 class Placement:
     """The result of :func:`place`.
 
-    best: the best pose; z_score: its search correlation against the best correlations of the
-    other rotations (those whose pose differs by more than ``distinct`` Å); runner_ups: the next
-    distinct refined poses, best first; search_correlation: the best pose's LCC before refinement;
+    best: the best pose; search_correlation: its LCC as the search scores it (its rotation, the
+    best translation on the search lattice); z_score: that LCC against the search's best LCC of
+    every other rotation whose pose differs from the best by more than ``distinct`` Å (those are
+    not refined, so the z-score leans high by the refinement's gain); runner_ups: the next distinct
+    refined poses, best first; margin: the best's correlation minus the first runner-up's;
     rotations: how many were searched; seconds: wall time; notes: what was decided on the way.
     """
 
@@ -87,6 +89,11 @@ class Placement:
     seconds: float
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def margin(self) -> float | None:
+        """Correlation of the best pose minus that of the first runner-up (None without one)."""
+        return self.best.correlation - self.runner_ups[0].correlation if self.runner_ups else None
+
     def placed_model(self, st: gemmi.Structure) -> gemmi.Structure:
         """A copy of ``st`` (first model) moved by the best pose; every atom, hydrogens included."""
         out = st.clone()
@@ -101,6 +108,7 @@ class Placement:
             return {"rotation": p.rotation.round(6).tolist(), "translation": p.translation.round(4).tolist(),
                     "correlation": round(p.correlation, 4), "rmsd_to_best": round(p.rmsd_to_best, 2)}
         return {"correlation": round(self.best.correlation, 4), "z_score": round(self.z_score, 2),
+                "margin": None if self.margin is None else round(self.margin, 4),
                 "search_correlation": round(self.search_correlation, 4), "pose": pose(self.best),
                 "runner_ups": [pose(p) for p in self.runner_ups], "rotations": self.rotations,
                 "angular_step": self.angular_step, "search_resolution": self.search_resolution,
@@ -108,10 +116,10 @@ class Placement:
                 "model_residues": self.model_residues, "seconds": round(self.seconds, 2), "notes": self.notes}
 
 
-def default_step(radius: float, resolution: float) -> float:
-    """Angular step (degrees) that moves the model's farthest atom (``radius`` Å from its centre)
-    by about 1.5 x ``resolution`` Å, within 10-20°."""
-    return float(np.clip(math.degrees(1.5 * resolution / max(radius, 1.0)), 10.0, 20.0))
+def default_step(rg: float, resolution: float) -> float:
+    """Angular step (degrees) that moves an atom at the model's radius of gyration ``rg`` (Å) by
+    about ``resolution`` Å, within 15-20° (finer steps cost more than the local refinement gains)."""
+    return float(np.clip(math.degrees(resolution / max(rg, 1.0)), 15.0, 20.0))
 
 
 def pose_rmsd(spread: np.ndarray, a: tuple, b: tuple) -> float:
@@ -151,7 +159,7 @@ def place(st: gemmi.Structure, m: Map, resolution: float, config: PlacementConfi
     if template.kept < template.total:
         notes.append(f"{template.total - template.kept} of {template.total} residues left out of the search "
                      f"template (pLDDT < {cfg.min_plddt:g}); they move with the rest")
-    step = cfg.angular_step or default_step(template.radius, search_res)
+    step = cfg.angular_step or default_step(template.rg, search_res)
     rotations = rotation_set(step)
     grid = prepare_map(m, search_res, voxel, template.density.shape[0], cfg.threads)
     bar = _progress(len(rotations)) if progress else None
@@ -160,17 +168,20 @@ def place(st: gemmi.Structure, m: Map, resolution: float, config: PlacementConfi
         bar.close()
     spread = np.cov(template.xyz.T, bias=True)
     picks = distinct_poses(found.scores, found.rotations, found.centres, spread, cfg.distinct, cfg.candidates)
-    refined = [refine_pose(grid, template, Pose(found.rotations[k], found.centres[k], found.scores[k])) for k in picks]
+    points, values = template.points()
+    refined = [refine_pose(grid, points, values, template.rg, Pose(found.rotations[k], found.centres[k], found.scores[k]))
+               for k in picks]
     order = np.argsort([-p.score for p in refined])
     kept = []
     for i in order:
         if all(pose_rmsd(spread, (refined[i].rotation, refined[i].centre), (q.rotation, q.centre)) > cfg.distinct
                for q in kept):
             kept.append(refined[i])
-    best_search = int(picks[order[0]])
-    z = z_score(found, best_search, spread, cfg.distinct)
-    poses = [_placed(p, template, kept[0], spread) for p in kept]
-    placement = Placement(poses[0], z, float(found.scores[best_search]), poses[1:1 + cfg.runner_ups],
+    best = kept[0]
+    on_lattice = float(lcc_map(grid, template, best.rotation, valid_shifts(grid, template), cfg.threads).max())
+    z = z_score(found, on_lattice, (best.rotation, best.centre), spread, cfg.distinct)
+    poses = [_placed(p, template, best, spread) for p in kept]
+    placement = Placement(poses[0], z, on_lattice, poses[1:1 + cfg.runner_ups],
                           len(rotations), round(step, 2), search_res, voxel, template.kept, template.total,
                           time.perf_counter() - started, notes)
     _check_placed(placement, st, m)
@@ -190,15 +201,15 @@ def distinct_poses(scores: np.ndarray, rotations: np.ndarray, centres: np.ndarra
     return picked
 
 
-def z_score(found, best: int, spread: np.ndarray, distinct: float) -> float:
-    """(best score - mean) / SD over the rotations whose best pose differs from the best by more than
-    ``distinct`` Å RMSD."""
-    pose = (found.rotations[best], found.centres[best])
-    others = np.array([found.scores[k] for k in range(len(found.scores))
-                       if pose_rmsd(spread, (found.rotations[k], found.centres[k]), pose) > distinct])
+def z_score(found, score: float, pose: tuple, spread: np.ndarray, distinct: float) -> float:
+    """(``score`` - mean) / SD over the search scores of the rotations whose best pose differs from
+    ``pose`` (rotation (3, 3), centre (3,) Å) by more than ``distinct`` Å RMSD."""
+    d = found.rotations - pose[0]
+    rmsd2 = np.einsum("kij,jl,kil->k", d, spread, d) + ((found.centres - pose[1]) ** 2).sum(1)
+    others = found.scores[rmsd2 > distinct ** 2]
     if len(others) < 2 or others.std() == 0:
         return float("nan")
-    return float((found.scores[best] - others.mean()) / others.std())
+    return float((score - others.mean()) / others.std())
 
 
 def _placed(pose: Pose, template: Template, best: Pose, spread: np.ndarray) -> PlacedPose:

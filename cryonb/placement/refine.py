@@ -1,9 +1,11 @@
-"""Local rigid refinement of a pose: the search's LCC in real space, maximised over 6 parameters.
+"""Local rigid refinement of a pose: a local correlation in real space, maximised over 6 parameters.
 
 A pose places the template's centre (the model's centroid c) at ``centre`` p after ``rotation`` R:
-an atom x goes to R (x - c) + p. The parameters are a rotation vector, scaled by the model's
-radius so that one unit moves its farthest atom by about 1 Å, and a shift in Å; scipy's
-Nelder-Mead maximises the LCC between the template, interpolated at the pose, and the search map.
+an atom x goes to R (x - c) + p. The score is the search's LCC taken in the template's frame: the
+Pearson correlation, over the template's footprint voxels, of the template with the search map
+interpolated (trilinear) at those voxels moved by the pose. The parameters are a rotation vector,
+scaled by the model's radius of gyration so that one unit moves a typical atom by about 1 Å, and a
+shift in Å; scipy's Nelder-Mead maximises the score.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from scipy import ndimage, optimize
 from scipy.spatial.transform import Rotation
 
 from .search import SearchGrid
-from .template import FOOTPRINT_LEVEL, Template
 
 
 @dataclass
@@ -31,40 +32,31 @@ class Pose:
         return self.rotation, self.centre - self.rotation @ template_centre
 
 
-def pose_lcc(grid: SearchGrid, template: Template, rotation: np.ndarray, centre: np.ndarray) -> float:
-    """LCC (the search's score) of the template at ``rotation`` (3, 3) and ``centre`` (3,) Å, in real
-    space with the template interpolated at the pose (the map outside its box counts as 0)."""
-    half = template.box_centre[0] * template.voxel
-    lo = np.floor((centre - half - grid.origin) / grid.voxel).astype(int)          # x, y, z
-    n = template.density.shape[0] + 1
-    axes = [lo[i] + np.arange(n) for i in range(3)]
-    zz, yy, xx = np.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
-    points = np.stack([xx, yy, zz], -1).reshape(-1, 3) * grid.voxel + grid.origin   # Å
-    local = (points - centre) @ rotation / template.voxel + template.box_centre[::-1]   # x, y, z index
-    t = ndimage.map_coordinates(template.density, local[:, ::-1].T, order=1, mode="constant")
-    mask = t > FOOTPRINT_LEVEL * float(template.density.max())
-    if mask.sum() < 2:
-        return 0.0
-    size = np.array(grid.padded.shape)
-    rho = grid.padded[zz.ravel()[mask] % size[0], yy.ravel()[mask] % size[1], xx.ravel()[mask] % size[2]]
-    tm = t[mask] - t[mask].mean()
-    rm = rho - rho.mean()
-    denominator = np.sqrt((tm ** 2).sum() * (rm ** 2).sum())
-    return float((tm * rm).sum() / denominator) if denominator > 0 else 0.0
+def pose_lcc(grid: SearchGrid, points: np.ndarray, values: np.ndarray, rotation: np.ndarray,
+             centre: np.ndarray) -> float:
+    """LCC of template ``values`` (P,) at footprint ``points`` (P, 3) Å (relative to the template
+    centre) with the search map at those points moved by ``rotation`` (3, 3) and ``centre`` (3,) Å;
+    the map is 0 outside its box."""
+    index = (points @ rotation.T + centre - grid.origin) / grid.voxel               # x, y, z
+    rho = ndimage.map_coordinates(grid.padded, index[:, ::-1].T, order=1, mode="constant")
+    t, r = values - values.mean(), rho - rho.mean()
+    denominator = np.sqrt((t * t).sum() * (r * r).sum())
+    return float((t * r).sum() / denominator) if denominator > 0 else 0.0
 
 
-def refine_pose(grid: SearchGrid, template: Template, pose: Pose, max_evaluations: int = 600) -> Pose:
-    """``pose`` moved to the nearest LCC maximum by Nelder-Mead over 6 rigid parameters."""
-    scale = max(template.radius, 1.0)
+def refine_pose(grid: SearchGrid, points: np.ndarray, values: np.ndarray, rg: float, pose: Pose,
+                max_evaluations: int = 800) -> Pose:
+    """``pose`` moved to the nearest LCC maximum by Nelder-Mead over 6 rigid parameters; ``rg``
+    (Å) the model's radius of gyration, which scales the rotation."""
+    scale = max(rg, 1.0)
 
     def unpack(p):
         return Rotation.from_rotvec(p[:3] / scale).as_matrix() @ pose.rotation, pose.centre + p[3:]
 
     def cost(p):
-        return -pose_lcc(grid, template, *unpack(p))
+        return -pose_lcc(grid, points, values, *unpack(p))
 
-    step = grid.voxel
-    simplex = np.vstack([np.zeros(6), step * np.eye(6)])
+    simplex = np.vstack([np.zeros(6), grid.voxel * np.eye(6)])
     fit = optimize.minimize(cost, np.zeros(6), method="Nelder-Mead",
                             options={"initial_simplex": simplex, "xatol": 0.02, "fatol": 1e-6,
                                      "maxfev": max_evaluations})

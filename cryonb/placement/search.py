@@ -52,13 +52,15 @@ class SearchResult:
     centres: np.ndarray
 
 
-def prepare_map(m: Map, resolution: float, voxel: float, margin: int, workers: int = 1) -> SearchGrid:
+def prepare_map(m: Map, resolution: float, voxel: float, template_size: int, workers: int = 1) -> SearchGrid:
     """``m`` low-passed at ``resolution`` Å, resampled to ``voxel`` Å, normalised and zero-padded by
-    ``margin`` voxels (at least the template box) so the correlation never wraps."""
+    half the template box (``template_size`` voxels) so that a template centred anywhere in the map
+    never wraps onto map data."""
     coarse = resample(lowpass(m, resolution), voxel) if voxel > m.voxel_size.max() * 1.01 else lowpass(m, resolution)
     data = coarse.data.astype(np.float64)
     data = (data - data.mean()) / max(data.std(), 1e-12)
-    shape = tuple(int(sfft.next_fast_len(n + margin, real=True)) for n in data.shape)
+    shape = tuple(int(sfft.next_fast_len(max(n + template_size // 2 + 1, template_size), real=True))
+                  for n in data.shape)
     padded = np.zeros(shape, np.float32)
     padded[:data.shape[0], :data.shape[1], :data.shape[2]] = data
     return SearchGrid(padded, data.shape, coarse.origin, float(coarse.voxel_size.max()),
@@ -85,14 +87,16 @@ def normalised_template(template: Template, rotation: np.ndarray, shape: tuple) 
     return t_out, m_out
 
 
-def lcc_map(grid: SearchGrid, template: Template, rotation: np.ndarray, workers: int = 1) -> np.ndarray:
-    """LCC (Z, Y, X) for every shift of the rotated template box's corner (voxels; see module doc)."""
+def lcc_map(grid: SearchGrid, template: Template, rotation: np.ndarray, region: tuple,
+            workers: int = 1) -> np.ndarray:
+    """LCC for every shift in ``region`` (index arrays into the padded box, :func:`valid_shifts`)
+    of the rotated template box's corner (see the module doc)."""
     t, m = normalised_template(template, rotation, grid.padded.shape)
     ft, fm = np.conj(sfft.rfftn(t, workers=workers)), np.conj(sfft.rfftn(m, workers=workers))
     shape = grid.padded.shape
-    numerator = sfft.irfftn(ft * grid.fft, s=shape, workers=workers)
-    total = sfft.irfftn(fm * grid.fft, s=shape, workers=workers)
-    squares = sfft.irfftn(fm * grid.fft_sq, s=shape, workers=workers)
+    numerator = sfft.irfftn(ft * grid.fft, s=shape, workers=workers)[region]
+    total = sfft.irfftn(fm * grid.fft, s=shape, workers=workers)[region]
+    squares = sfft.irfftn(fm * grid.fft_sq, s=shape, workers=workers)[region]
     n = float(m.sum())
     variance = squares - total ** 2 / n
     flat = variance < FLAT * n
@@ -109,7 +113,8 @@ def valid_shifts(grid: SearchGrid, template: Template) -> tuple[np.ndarray, ...]
 def shift_to_centre(grid: SearchGrid, template: Template, index: np.ndarray) -> np.ndarray:
     """Template-centre position (x, y, z) Å of a shift ``index`` (z, y, x) into the padded box."""
     size = np.array(grid.padded.shape)
-    shift = np.where(index > size - np.array(template.density.shape), index - size, index)
+    half = np.rint(template.box_centre).astype(int)
+    shift = np.where(index >= size - half, index - size, index)      # corners before the map wrap
     return grid.origin + (shift + template.box_centre)[::-1] * grid.voxel
 
 
@@ -120,7 +125,7 @@ def search(grid: SearchGrid, template: Template, rotations: np.ndarray, workers:
     scores = np.zeros(len(rotations))
     centres = np.zeros((len(rotations), 3))
     for i, rotation in enumerate(rotations):
-        lcc = lcc_map(grid, template, rotation, workers)[sel]
+        lcc = lcc_map(grid, template, rotation, sel, workers)
         k = np.unravel_index(int(np.argmax(lcc)), lcc.shape)
         scores[i] = lcc[k]
         index = np.array([sel[a].ravel()[k[a]] for a in range(3)])

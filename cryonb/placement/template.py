@@ -19,6 +19,7 @@ from ..maps import Map
 
 TEMPLATE_B = 30.0        # Å², every atom of the template
 FOOTPRINT_LEVEL = 0.05   # footprint: template density above this fraction of its maximum
+BOX_MARGIN = 0.6         # template box: the atoms' sphere plus this many resolutions
 PREDICTED_WORDS = ("ALPHAFOLD", "COLABFOLD", "_MA_QA_METRIC", "ESMFOLD", "PLDDT")
 
 
@@ -29,7 +30,7 @@ class Template:
     density: (n, n, n) float32 (z, y, x) on a cubic box of ``voxel`` Å, the atoms' centroid at the
     box centre; centre: (3,) Å, that centroid (x, y, z) in the model's frame; xyz: (N, 3) Å, the
     template's atoms; radius: Å, the largest atom distance from the centre; kept/total: residues
-    in the template and in the model.
+    in the template and in the model; rg: Å, the atoms' radius of gyration.
     """
 
     density: np.ndarray
@@ -39,11 +40,18 @@ class Template:
     radius: float
     kept: int
     total: int
+    rg: float
 
     @property
     def box_centre(self) -> np.ndarray:
         """Index (z, y, x) of the box centre, where ``centre`` sits."""
         return (np.array(self.density.shape) - 1) / 2.0
+
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The footprint's voxels: positions (P, 3) Å (x, y, z) relative to ``centre`` and densities (P,)."""
+        mask = self.footprint()
+        index = np.argwhere(mask)[:, ::-1] - self.box_centre[::-1]
+        return index * self.voxel, self.density[mask].astype(np.float64)
 
     def footprint(self, density: np.ndarray | None = None) -> np.ndarray:
         """Boolean mask (n, n, n) where ``density`` (default the template's) exceeds the footprint level."""
@@ -51,14 +59,15 @@ class Template:
         return d > FOOTPRINT_LEVEL * float(self.density.max())
 
 
-def predicted_model(st: gemmi.Structure, text: str = "") -> str | None:
+def predicted_model(st: gemmi.Structure) -> str | None:
     """Why ``st`` looks like a predicted model whose B column is pLDDT, or None.
 
-    Recognised: its file header ``text`` (or gemmi's metadata) names AlphaFold, ColabFold, ESMFold
-    or pLDDT; or, without a header, every residue has one B value for all its atoms, all within
-    0-100, with at least 10 residues and several distinct values (as AlphaFold writes pLDDT).
+    Recognised: its header (title, remarks) names AlphaFold, ColabFold, ESMFold or pLDDT; or,
+    without such a header, every residue has one B value for all its atoms, all within 0-100, with
+    at least 10 residues and 5 distinct values (as AlphaFold writes pLDDT; a model refined with one
+    B per residue looks the same, so the caller says what it decided).
     """
-    header = (text + " " + " ".join(str(v) for v in st.info.values())).upper()
+    header = " ".join([*map(str, st.info.values()), *st.raw_remarks]).upper()
     for word in PREDICTED_WORDS:
         if word in header:
             return f"its header names {word.strip('_').lower()}"
@@ -113,8 +122,9 @@ def build_template(st: gemmi.Structure, resolution: float, voxel: float,
     xyz, atoms, kept, total = template_atoms(st, min_plddt)
     centre = xyz.mean(0)
     radius = float(np.sqrt(((xyz - centre) ** 2).sum(1).max()))
-    n = int(np.ceil(2 * (radius + resolution) / voxel)) | 1          # odd: the centre on a voxel
+    n = int(np.ceil(2 * (radius + BOX_MARGIN * resolution) / voxel)) | 1   # odd: the centre on a voxel
     origin = centre - (n - 1) / 2 * voxel
     grid = Map(np.zeros((n, n, n), np.float32), voxel, origin)
     density = simulate_map(atoms, SimulationConfig(resolution=resolution, b_factor=TEMPLATE_B), like=grid).data
-    return Template(np.maximum(density, 0).astype(np.float32), voxel, centre, xyz, radius, kept, total)
+    rg = float(np.sqrt(((xyz - centre) ** 2).sum(1).mean()))
+    return Template(np.maximum(density, 0).astype(np.float32), voxel, centre, xyz, radius, kept, total, rg)
