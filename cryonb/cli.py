@@ -14,7 +14,8 @@ import traceback
 from .data.sources import cache_dir
 from .errors import CryonbError
 
-COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "predict-ca"]
+COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "predict-ca",
+            "place"]
 
 
 def main(argv: list[str] | None = None) -> int:

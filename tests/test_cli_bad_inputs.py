@@ -31,6 +31,7 @@ G = "refine-geometry {in}/good.pdb -o {out}/o.cif --steps 5"
 R = "refine --model {in}/good.pdb --map {in}/good.mrc --resolution 6 --out {out}/run"
 SE = "series --maps {in}/good.mrc {in}/good.mrc --latent {in}/z2.npy --model {in}/good.pdb --resolution 6 --out {out}/run"
 P = "predict-ca --map {in}/good.mrc --resolution 6 --length 214 --out {out}/ca.pdb"
+PL = "place --model {in}/good.pdb --map {in}/good.mrc --resolution 6 --out {out}/p.cif"
 
 BAD_MODELS = [  # file, what the message must say
     ("no_such.pdb", "does not exist"), ("garbage.pdb", "no atoms"), ("empty.pdb", "empty"),
@@ -211,6 +212,15 @@ CASES = [
     ("predict-ca-out-is-map", P.replace("{out}/ca.pdb", "{in}/good.mrc"), ["good.mrc", ".pdb"]),
     ("predict-ca-probability-map-pdb", P + " --probability-map {out}/p.pdb", ["p.pdb", ".mrc"]),
     ("predict-ca-probability-map-is-input", P + " --probability-map {in}/good.mrc", ["good.mrc", "is the input map"]),
+    # place
+    *_models(PL, "{in}/good.pdb", BAD_MODELS[:6], "place"),
+    *_maps(PL, "{in}/good.mrc", BAD_MAPS[:10] + FLAT_MAPS, "place"),
+    ("place-resolution-0", PL.replace("6", "0", 1), ["--resolution", "> 0"]),
+    ("place-resolution-nan", PL.replace("6", "nan", 1), ["--resolution", "> 0"]),
+    ("place-beyond-nyquist", PL.replace("6", "1", 1), ["good.mrc", "Nyquist"]),
+    ("place-tiny-box", PL.replace("good.mrc", "tiny_box.mrc"), ["tiny_box.mrc", "coarser than half the box"]),
+    ("place-out-is-input", PL.replace("{out}/p.cif", "{in}/good.pdb"), ["good.pdb", "overwrite"]),
+    ("place-out-txt", PL.replace("p.cif", "p.txt"), ["p.txt", ".cif"]),
     # notebook
     ("notebook-unknown", "notebook 99_nothing --runs-root {out}", ["99_nothing", "unknown notebook"]),
     ("notebook-run-escapes", "notebook 00_quickstart --run ../../escape --runs-root {out}", ["--run", "plain folder name"]),
