@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import ndimage
 
 from .errors import GridMismatchError, MapError, OverlapError
 
@@ -94,6 +93,7 @@ class Map:
     def values_at(self, xyz: np.ndarray) -> np.ndarray:
         """Trilinear map values (P,) at positions ``xyz`` (P, 3) Å; 0 outside the box."""
         idx = self.xyz_to_index(np.asarray(xyz, dtype=np.float64).reshape(-1, 3))[:, ::-1].T
+        from scipy import ndimage   # deferred: `import cryonb` stays free of scipy (the cctbx child, molprobity.py)
         return ndimage.map_coordinates(self.data, idx, order=1, mode="constant", cval=0.0, prefilter=False)
 
     def same_grid(self, other: "Map") -> bool:

@@ -68,6 +68,12 @@ def test_cli_and_package_load_without_torch():
     assert _finish(_python(LIGHT)).strip() == "False"
 
 
+def test_the_molprobity_module_loads_nothing_cctbx_cannot_follow():
+    """cctbx, imported after scipy, gemmi or torch, crashes (its child process imports this module)."""
+    code = "import sys, cryonb.validation.molprobity; print(sorted({'scipy', 'gemmi', 'torch'} & set(sys.modules)))"
+    assert _finish(_python(code)).strip() == "[]"
+
+
 def package_imports(root=REPO / "cryonb") -> dict[str, set[str]]:
     """{unit: units it imports}, where a unit is a subpackage or top-level module of cryonb; every
     ``import`` counts, at module level or inside a function (the notebooks' sources excluded)."""
