@@ -35,12 +35,8 @@ def step_records(steps) -> list[dict]:
 
 
 def validation_summary(st, m: Map | None, resolution: float | None) -> dict:
-    """The ``cryonb validate`` summary, plus the model-map FSC averaged to the resolution."""
-    report = validate_model(st, m, resolution)
-    out = dict(report.summary)
-    if report.fsc is not None and resolution:
-        out["fsc_average"] = float(report.fsc.average(resolution))
-    return out
+    """The ``cryonb validate`` summary (with a map: the model-map FSC averaged to the resolution too)."""
+    return dict(validate_model(st, m, resolution).summary)
 
 
 def validate_result(model, out, m: Map | None, resolution: float | None) -> tuple[dict, dict, list[str]]:

@@ -46,7 +46,7 @@ def frames_table(result, latents: np.ndarray, progress: bool = False, xyz: np.nd
         row = {"frame": k, **{f"latent_{i}": float(v) for i, v in enumerate(latents[k])},
                "map": result.inputs.names[which[k]] if m is not None else ""}
         row.update({key: _number(report.summary.get(key)) for key in FRAME_KEYS})
-        row["fsc_average"] = float(report.fsc.average(result.resolution)) if m is not None else float("nan")
+        row["fsc_average"] = _number(report.summary.get("fsc_average"))
         table.append(row)
     return table
 
@@ -94,10 +94,8 @@ def series_inputs(inputs, resolution: float) -> dict:
 def series_metrics(result) -> dict:
     """Flat metrics of a series run: worst (``<key>``) and median (``<key>_median``) of every
     headline metric over the validated frames, the frame count and seconds."""
-    rows = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
-            for row in result.table]
-    return {"seconds": result.seconds, "frames": len(rows), "maps": len(result.inputs.maps),
-            **runs.headline_over_frames(rows)}
+    return {"seconds": result.seconds, "frames": len(result.table), "maps": len(result.inputs.maps),
+            **runs.headline_over_frames(result.table)}   # nan cells (no map, no ligand) are skipped there
 
 
 def write_series_outputs(result, latents: np.ndarray, out: Path, table: list[dict]) -> None:
