@@ -26,6 +26,7 @@ def make_inputs(folder: Path, model) -> None:
         _maps(folder, model)
     _latents(folder)
     _run_folders(folder)
+    _sequences_and_pools(folder, model)
 
 
 def _put(folder: Path, name: str, content) -> None:
@@ -165,3 +166,35 @@ def _run_folders(d: Path) -> None:
     folder("series_damaged_checkpoint", {"maps": [str(d / "good.mrc"), str(d / "good.mrc")],
                                          "model": str(d / "good.pdb"), "resolution": 6.0}, first="start.pt")
     _put(d, "a_file_not_a_run", "x")
+
+
+def _sequences_and_pools(d: Path, model) -> None:
+    """FASTA files and template folders for rerank and trace."""
+    from cryonb.trace.thread import structure_sequence
+    seq = structure_sequence(model)
+    _put(d, "good.fasta", f">good\n{seq[:60]}\n{seq[60:]}\n")
+    _put(d, "empty.fasta", b"")
+    _put(d, "two.fasta", f">a\n{seq}\n>b\n{seq}\n")
+    _put(d, "dna.fasta", ">dna\nACGTACGTACGTACGTAACGT\n")
+    _put(d, "bad_letter.fasta", f">bad\n{seq[:30]}1{seq[31:]}\n")
+    _put(d, "short.fasta", ">short\nMKV\n")
+    _put(d, "header_only.fasta", ">nothing\n")
+    _put(d, "binary.fasta", bytes(range(128, 256)) * 4)
+    pool = d / "pool"
+    pool.mkdir()
+    io.write_model(model, pool / "good.pdb")
+    (d / "empty_pool").mkdir()
+    junk = d / "junk_pool"
+    junk.mkdir()
+    _put(junk, "garbage.pdb", "this is not a coordinate file\n")
+    _put(junk, "waters.pdb", _hetatm([("HOH", "O", "O")] * 5))
+    io.write_model(_first_residues(model, 8), d / "ca_few.pdb")
+
+
+def _first_residues(model, n: int):
+    """A copy of ``model`` with only its first ``n`` residues."""
+    st = model.clone()
+    chain = st[0][0]
+    while len(chain) > n:
+        del chain[len(chain) - 1]
+    return st

@@ -32,6 +32,11 @@ R = "refine --model {in}/good.pdb --map {in}/good.mrc --resolution 6 --out {out}
 SE = "series --maps {in}/good.mrc {in}/good.mrc --latent {in}/z2.npy --model {in}/good.pdb --resolution 6 --out {out}/run"
 P = "predict-ca --map {in}/good.mrc --resolution 6 --length 214 --out {out}/ca.pdb"
 PL = "place --model {in}/good.pdb --map {in}/good.mrc --resolution 6 --out {out}/p.cif"
+RR = "rerank --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --templates {in}/pool --out {out}/rr"
+TR = "trace --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --out {out}/tr"
+BAD_FASTA = [("no_such.fasta", "no such sequence file"), ("empty.fasta", "empty FASTA"), ("two.fasta", "2 sequences"),
+             ("dna.fasta", "nucleotide"), ("bad_letter.fasta", "line 2, column 31"), ("short.fasta", "at least 10"),
+             ("header_only.fasta", "no residues"), ("binary.fasta", "FASTA text"), ("folder.mrc", "is not a file")]
 
 BAD_MODELS = [  # file, what the message must say
     ("no_such.pdb", "does not exist"), ("garbage.pdb", "no atoms"), ("empty.pdb", "empty"),
@@ -221,6 +226,28 @@ CASES = [
     ("place-tiny-box", PL.replace("good.mrc", "tiny_box.mrc"), ["tiny_box.mrc", "coarser than half the box"]),
     ("place-out-is-input", PL.replace("{out}/p.cif", "{in}/good.pdb"), ["good.pdb", "overwrite"]),
     ("place-out-txt", PL.replace("p.cif", "p.txt"), ["p.txt", ".cif"]),
+    # rerank and trace
+    *[(f"rerank-sequence-{f}", RR.replace("good.fasta", f), [f, why]) for f, why in BAD_FASTA],
+    *_maps(RR, "{in}/good.mrc", BAD_MAPS[1:3] + FLAT_MAPS[:1], "rerank"),
+    ("rerank-templates-missing", RR.replace("{in}/pool", "{in}/no_pool"), ["no_pool", "no such folder"]),
+    ("rerank-templates-file", RR.replace("{in}/pool", "{in}/good.pdb"), ["good.pdb", "is not a folder"]),
+    ("rerank-templates-empty", RR.replace("{in}/pool", "{in}/empty_pool"), ["empty_pool", "no PDB/mmCIF"]),
+    ("rerank-templates-junk", RR.replace("{in}/pool", "{in}/junk_pool"), ["junk_pool", "no usable template"]),
+    ("rerank-out-is-pool", RR.replace("{out}/rr", "{in}/pool"), ["pool", "template folder"]),
+    ("rerank-out-is-file", RR.replace("{out}/rr", "{in}/good.pdb"), ["good.pdb", "is a file"]),
+    ("rerank-out-is-map", RR.replace("{out}/rr", "{in}/good.mrc"), ["good.mrc", "names an input"]),
+    ("rerank-resolution-0", RR.replace("resolution 6", "resolution 0"), ["--resolution", "> 0"]),
+    ("rerank-beyond-nyquist", RR.replace("resolution 6", "resolution 1"), ["good.mrc", "Nyquist"]),
+    ("rerank-top-negative", RR + " --top -1", ["--top", ">= 0"]),
+    ("rerank-ca-garbage", RR + " --ca {in}/garbage.pdb", ["garbage.pdb", "no atoms"]),
+    ("rerank-ca-few", RR + " --ca {in}/ca_few.pdb", ["ca_few.pdb", "at least 21"]),
+    ("rerank-too-long-for-box", RR.replace("good.mrc", "tiny_box.mrc").replace("resolution 6", "resolution 4"),
+     ["tiny_box.mrc"]),
+    *[(f"trace-sequence-{f}", TR.replace("good.fasta", f), [f, why]) for f, why in BAD_FASTA[1:3]],
+    *_maps(TR, "{in}/good.mrc", BAD_MAPS[:2], "trace"),
+    ("trace-ca-garbage", TR + " --ca {in}/garbage.pdb", ["garbage.pdb", "no atoms"]),
+    ("trace-out-is-file", TR.replace("{out}/tr", "{in}/good.pdb"), ["good.pdb", "is a file"]),
+    ("trace-threads-0", TR + " --threads 0", ["--threads", "> 0"]),
     # notebook
     ("notebook-unknown", "notebook 99_nothing --runs-root {out}", ["99_nothing", "unknown notebook"]),
     ("notebook-run-escapes", "notebook 00_quickstart --run ../../escape --runs-root {out}", ["--run", "plain folder name"]),

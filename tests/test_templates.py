@@ -17,7 +17,7 @@ from cryonb.data import adk_closed, adk_open, corpus_entries, load_corpus_struct
 from cryonb.errors import CryonbError
 from cryonb.io import write_model
 from cryonb.superpose import rmsd
-from cryonb.templates import (align, chain_templates, density_score, fingerprints, place, read_pool,
+from cryonb.templates import (align, chain_templates, density_correlation, fingerprints, place, read_pool,
                               rerank)
 
 UNRELATED = ["1ahsA", "2cviA", "3e8mA", "3ny7A", "4gcnA", "5PTI"]
@@ -122,17 +122,21 @@ def test_scoring_only_the_aligned_part_keeps_a_large_unrelated_chain_down(adk):
     assert aligned["6MSM"]["crscore"] < whole["6MSM"]["crscore"] - 0.2
 
 
-def test_density_score_is_high_on_the_atoms_and_low_off_them(adk):
+def test_density_correlation_is_high_on_the_atoms_and_low_off_them(adk, unrelated):
     closed, _ = adk
     xyz = closed.xyz - closed.xyz.min(0) + 5                  # inside a 70 Å box at 1 Å voxels
     dens = np.zeros((70, 70, 70), np.float32)
     zyx = np.rint(xyz[:, ::-1]).astype(int)
     np.add.at(dens, tuple(zyx.T), 1.0)
     m = Map(ndimage.gaussian_filter(dens, 1.5), 1.0)
-    ranking = rerank(xyz, closed.sequence, [closed], shuffles=5, density=m)
-    on = ranking.table[0]["density"]
-    assert on > 3.0 and density_score(m, xyz + 15.0) < on / 3
+    ranking = rerank(xyz, closed.sequence, [closed, *unrelated[:2]], shuffles=5, density=m, resolution=4.0)
+    row = ranking.table[0]
+    assert row["template"] == "adk_closed" and row["density"] > 0.9 and row["rank_density"] == 1
+    assert density_correlation(m, xyz + [6.0, 0, 0], 4.0) < 0.5
+    assert all(r["density"] < row["density"] - 0.3 for r in ranking.table[1:] if r["density"] is not None)
     assert rerank(xyz, closed.sequence, [closed], shuffles=5).table[0]["density"] is None
+    with pytest.raises(ValueError, match="resolution"):
+        rerank(xyz, closed.sequence, [closed], shuffles=5, density=m)
 
 
 def test_pool_folder_skips_bad_files_with_one_warning(tmp_path):

@@ -50,19 +50,16 @@ def main(args: argparse.Namespace) -> int:
     m = read_map(args.map)
     check_resolution(m, args.resolution)
     require_density(m)
-    _check_length(args.length, m)
+    check_length(args.length, m)
     import torch   # torch and the network only now
 
-    from ..cnn.inference import predict_probability
-    from ..cnn.peaks import ca_structure, pick_atoms
-    from ..cnn.weights import load_weights
-    from ..torch_utils import resolve_device
+    from ..cnn.peaks import ca_structure
+    from ..cnn.predict import predict_calphas
     if args.threads:
         torch.set_num_threads(args.threads)
-    net, info = load_weights(args.weights, resolve_device(args.device))
     t0 = time.perf_counter()
-    prob = predict_probability(net, m, info["voxel_size"], args.window, args.overlap, args.batch)
-    peaks = pick_atoms(prob, args.length)
+    peaks, prob = predict_calphas(m, args.length, args.weights, args.device, args.window, args.overlap,
+                                  args.batch)
     write_model(ca_structure(peaks), args.out)
     if args.probability_map:
         write_map(prob, args.probability_map)
@@ -92,13 +89,14 @@ def length_warnings(values: np.ndarray, length: int) -> list[str]:
 VOLUME_PER_RESIDUE = 100.0   # Å^3: less than any folded protein's (about 135 Å^3 at 1.35 g/cm^3)
 
 
-def _check_length(length: int, m) -> None:
-    """Refuse a --length that the map box could not hold even packed solid with protein."""
+def check_length(length: int, m, option: str = "--length") -> None:
+    """Refuse a chain length (given by ``option``) that the map box could not hold even packed
+    solid with protein."""
     most = int(np.prod(m.box_size) / VOLUME_PER_RESIDUE)
     if length > most:
         box = " x ".join(f"{v:.0f}" for v in m.box_size)
-        raise CryonbError(m.path, f"--length {length} residues cannot fit in the map box ({box} Å holds at most "
-                                  f"about {most} residues packed solid): check --length or the map")
+        raise CryonbError(m.path, f"{option} {length} residues cannot fit in the map box ({box} Å holds at most "
+                                  f"about {most} residues packed solid): check {option} or the map")
 
 
 def _check_options(args: argparse.Namespace) -> None:

@@ -8,8 +8,9 @@ ranks a pool by the CRscore of the placed templates (CR-I-TASSER's template rese
 from .align import Alignment, align
 from .fingerprint import Placement, fingerprints, place
 from .pool import Pool, Template, chain_templates, read_pool, read_templates
-from .rerank import Placed, Ranking, density_score, rerank
+from .density import density_correlation, model_density
+from .rerank import Placed, Ranking, rerank
 
 __all__ = ["Alignment", "align", "Placement", "fingerprints", "place", "Pool", "Template",
-           "chain_templates", "read_pool", "read_templates", "Placed", "Ranking", "density_score",
-           "rerank"]
+           "chain_templates", "read_pool", "read_templates", "Placed", "Ranking",
+           "density_correlation", "model_density", "rerank"]

@@ -4,8 +4,10 @@ Each template is aligned to the query sequence (:mod:`.align`); only its residue
 query are kept (a large unrelated chain would otherwise cover the predicted atoms by sheer size);
 they are placed on the predicted C-alphas by fingerprints (:mod:`.fingerprint`) and scored with the
 CRscore (:func:`cryonb.cnn.score.ca_score`, target length = query length) of the placed atoms
-against the predicted atoms. With a map, the placed C-alphas also get a density score: the mean of
-the map, standardised over the box (mean 0, SD 1), at the atoms.
+against the predicted atoms. With a map and its resolution, the placed template also gets the seed's
+density correlation (:func:`.density.density_correlation`: Pearson correlation of the map with the
+placed C-alphas' density, over the voxels near them or near the predicted C-alphas, so that density
+a template leaves unexplained counts against it), and a second rank by it.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from tqdm.auto import tqdm
 from ..cnn.score import ca_score
 from ..maps import Map
 from .align import SHUFFLES, align
+from .density import density_correlation
 from .fingerprint import NEIGHBOURS, Placement, fingerprints, place
 from .pool import Template
 
@@ -43,16 +46,12 @@ class Ranking:
     placed: dict[tuple[str, str], Placed]
 
 
-def density_score(m: Map, xyz: np.ndarray) -> float:
-    """Mean map value at ``xyz`` (P, 3) Å, in SDs of the map above its mean."""
-    d = m.data.astype(np.float64)
-    return float(((m.values_at(xyz) - d.mean()) / max(d.std(), 1e-12)).mean())
-
-
 def score_template(template: Template, query: str, predicted: np.ndarray, predicted_fp: np.ndarray,
                    shuffles: int = SHUFFLES, seed: int = 0, aligned_only: bool = True,
-                   density: Map | None = None) -> tuple[dict, Placed | None]:
-    """Align, place and score one template; the table row and the placement (None if too short)."""
+                   density: Map | None = None, resolution: float | None = None) -> tuple[dict, Placed | None]:
+    """Align, place and score one template; the table row and the placement (None if too short).
+    With ``density`` (a map) and its ``resolution`` (Å), the row's density is the correlation of
+    the map with the placed C-alphas' density."""
     aln = align(query, template.sequence, shuffles=shuffles, seed=seed)
     keep = aln.template_index if aligned_only else np.arange(len(template))
     row = {"template": template.name, "chain": template.chain, "length": len(template),
@@ -64,8 +63,8 @@ def score_template(template: Template, query: str, predicted: np.ndarray, predic
     p = place(template.xyz[keep], predicted, predicted_fp)
     score = ca_score(p.xyz, predicted, length=len(query))
     row.update(crscore=score.crscore, n_paired=len(p.template_index))
-    if density is not None:
-        row["density"] = density_score(density, p.xyz)
+    if density is not None and resolution is not None:
+        row["density"] = density_correlation(density, p.xyz, resolution, region=predicted)
     qi = aln.query_index if aligned_only else np.full(len(keep), -1)
     chain_xyz = template.xyz @ p.rotation.T + p.translation
     return row, Placed(template.resnums[keep], p.xyz, qi, chain_xyz, p)
@@ -73,29 +72,43 @@ def score_template(template: Template, query: str, predicted: np.ndarray, predic
 
 def rerank(predicted: np.ndarray, query: str, templates: list[Template], shuffles: int = SHUFFLES,
            seed: int = 0, aligned_only: bool = True, density: Map | None = None,
-           progress: bool = False) -> Ranking:
+           resolution: float | None = None, progress: bool = False) -> Ranking:
     """Rank ``templates`` by CRscore against predicted C-alphas (M, 3) Å of a query sequence.
 
     Each row: template, chain, length, identity, coverage, zscore, n_aligned, n_scored, crscore,
-    n_paired, density (None without a map), rank_sequence (by z-score) and rank (by CRscore).
+    n_paired, density (correlation with map ``density`` at ``resolution`` Å; None without them),
+    rank_sequence (by z-score), rank_density (by density; None without a map) and rank (by CRscore).
     """
+    if density is not None and resolution is None:
+        raise ValueError("a density map needs its resolution (Å) for the density correlation")
     predicted = np.asarray(predicted, dtype=np.float64).reshape(-1, 3)
     if len(predicted) <= NEIGHBOURS:
         raise ValueError(f"need more than {NEIGHBOURS} predicted C-alphas, got {len(predicted)}")
     predicted_fp = fingerprints(predicted)
     rows, placed = [], {}
     for t in tqdm(templates, desc="templates", disable=not progress):
-        row, p = score_template(t, query, predicted, predicted_fp, shuffles, seed, aligned_only, density)
+        row, p = score_template(t, query, predicted, predicted_fp, shuffles, seed, aligned_only, density,
+                                resolution)
         rows.append(row)
         if p is not None:
             placed[(t.name, t.chain)] = p
     _ranks(rows, "zscore", "rank_sequence")
     _ranks(rows, "crscore", "rank")
+    if density is not None:
+        _ranks(rows, "density", "rank_density")
+    else:
+        for row in rows:
+            row["rank_density"] = None
     return Ranking(sorted(rows, key=lambda r: r["rank"]), placed)
 
 
 def _ranks(rows: list[dict], key: str, name: str) -> None:
     """Write 1-based ranks by ``key``, highest first (None last; ties keep the pool's order)."""
-    order = sorted(range(len(rows)), key=lambda i: -(rows[i][key] if rows[i][key] is not None else -np.inf))
+    order = sorted(range(len(rows)), key=lambda i: -_finite(rows[i][key]))
     for rank, i in enumerate(order, 1):
         rows[i][name] = rank
+
+
+def _finite(value) -> float:
+    """``value`` as a float for sorting; None and NaN as -inf."""
+    return float(value) if value is not None and np.isfinite(value) else -np.inf

@@ -1,0 +1,123 @@
+"""Rerank a folder of templates by how well they match the C-alphas predicted in a map (CR-I-TASSER).
+
+Each protein chain of every PDB/mmCIF file in --templates (an AlphaFold or homology model is one
+more template) is aligned to the query sequence (parasail, BLOSUM62; identity, coverage and a
+shuffled-sequence z-score: the sequence ranking), its query-aligned C-alphas are placed on the
+C-alphas the network predicts in the map by fingerprint matching, and scored by CRscore against
+them (the rank) and by the correlation of the map with the placed C-alphas (the density rank).
+--ca takes C-alphas from `cryonb predict-ca` instead of running the network.
+
+Writes into the run folder OUT: ranking.csv (rank, template, chain, length, identity, coverage,
+zscore, rank_sequence, crscore, density, rank_density, n_aligned, n_paired, placed),
+placed/NN_<template>_<chain>.cif (the --top best templates' chains moved onto the map),
+predicted_ca.cif and the run record (config.json, status.json, metrics.json, steps.json).
+A template file that cannot be read is skipped with a warning naming it.
+
+Example: cryonb rerank --map emd.mrc --resolution 3.4 --sequence query.fasta --templates pool/ --out rerank/
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import CryonbError
+from ..io import read_map
+from ..maps import check_resolution, require_density
+from . import check_folder_writable, check_positive, lock_run_folder, read_first_model
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    add_query_args(p)
+    p.add_argument("--templates", required=True, metavar="DIR", help="folder of template models (PDB/mmCIF)")
+    p.add_argument("--top", type=int, default=10, metavar="N",
+                   help="write the N best templates placed on the map (default 10)")
+    p.add_argument("--shuffles", type=int, default=100, metavar="N",
+                   help="shuffled sequences per template for the alignment z-score (default 100)")
+
+
+def add_query_args(p: argparse.ArgumentParser) -> None:
+    """The options `cryonb rerank` and `cryonb trace` share."""
+    p.add_argument("--map", required=True, metavar="FILE", help="density map (MRC/CCP4)")
+    p.add_argument("--resolution", type=float, required=True, metavar="Å", help="the map's resolution in Å")
+    p.add_argument("--sequence", required=True, metavar="FASTA", help="the query chain's sequence (one FASTA record)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder for the outputs")
+    p.add_argument("--ca", metavar="FILE",
+                   help="C-alphas from `cryonb predict-ca` (PDB/mmCIF) instead of running the network")
+    p.add_argument("--weights", metavar="FILE", help="trained network (default: the shipped weights)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device (default auto)")
+
+
+def read_query(args: argparse.Namespace, inputs: tuple = ()):
+    """Checked map, sequence and optional C-alphas (xyz, probabilities) of the shared options;
+    the run folder locked. CryonbError naming the option or file for anything wrong."""
+    from ..sequence import read_fasta
+    check_positive(resolution=args.resolution, threads=args.threads)
+    out = Path(args.out)
+    for given in (args.map, args.sequence, args.ca, *inputs):
+        if given and Path(given).resolve() == out.resolve():
+            raise CryonbError(args.out, "--out names an input; give a new folder for the run")
+    if out.exists() and not out.is_dir():
+        raise CryonbError(args.out, "is a file; --out takes a folder")
+    check_folder_writable(out)
+    sequence = read_fasta(args.sequence)
+    m = read_map(args.map)
+    check_resolution(m, args.resolution)
+    require_density(m)
+    ca = values = None
+    if not args.ca:
+        from .predict_ca import check_length
+        check_length(len(sequence), m, f"--sequence ({args.sequence}) of")
+    else:
+        from ..io import calpha
+        _, ca = calpha(read_first_model(args.ca))
+        if len(ca) < 21:
+            raise CryonbError(args.ca, f"holds {len(ca)} C-alpha atoms; at least 21 are needed")
+        values = _probabilities(args.ca)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    lock_run_folder(out)
+    return m, sequence, ca, values
+
+
+def _probabilities(path: str):
+    """The B column / 100 of a predict-ca file's C-alphas (probabilities), or None when not 0-100."""
+    import numpy as np
+    st = read_first_model(path)
+    b = np.array([a.b_iso for ch in st[0] for r in ch for a in r if a.name == "CA"])
+    return b / 100 if len(b) and b.min() >= 0 and b.max() <= 100 else None
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.top < 0 or args.shuffles < 0:
+        raise CryonbError(None, "--top and --shuffles must be >= 0")
+    templates = Path(args.templates)
+    if not templates.is_dir():
+        raise CryonbError(args.templates, "no such folder of templates" if not templates.exists() else "is not a folder")
+    if Path(args.out).resolve() == templates.resolve():
+        raise CryonbError(args.out, "is the template folder; the placed templates would join the pool")
+    from ..templates import read_pool
+    pool = read_pool(templates)
+    m, sequence, ca, values = read_query(args)
+    from ..templates.pipeline import RerankConfig, rerank_map
+    config = RerankConfig(shuffles=args.shuffles, top=args.top, weights=args.weights, device=args.device)
+    ranking = rerank_map(m, args.resolution, sequence, pool, args.out, ca, values, config, progress=True)
+    print(format_ranking(ranking.table, 10))
+    print(f"wrote {Path(args.out) / 'ranking.csv'} ({len(ranking.table)} templates) and "
+          f"{min(args.top, len(ranking.placed))} placed templates under {Path(args.out) / 'placed'}")
+    if ranking.table and ranking.table[0]["crscore"] < 0.5:
+        print("WARNING: no template reaches CRscore 0.5 (the seed's 'good' template): none matches the "
+              "predicted C-alphas well", file=sys.stderr)
+    return 0
+
+
+def format_ranking(table: list[dict], rows: int) -> str:
+    """The first ``rows`` of the ranking as text."""
+    lines = [f"{'rank':>4} {'template':24s} {'chain':5s} {'ident':>5} {'z':>6} {'seq':>4} {'CRscore':>7} {'density':>7}"]
+    for r in table[:rows]:
+        dens = "n/a" if r["density"] is None else f"{r['density']:.3f}"
+        lines.append(f"{r['rank']:4d} {r['template'][:24]:24s} {r['chain']:5s} {r['identity']:5.2f} "
+                     f"{r['zscore']:6.1f} {r['rank_sequence']:4d} {r['crscore']:7.3f} {dens:>7}")
+    return "\n".join(lines)
