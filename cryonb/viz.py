@@ -53,12 +53,18 @@ def show_models(*models: gemmi.Structure, representation: str = "cartoon",
                 colors: Sequence[str] | None = None) -> nglview.NGLWidget:
     """One view with every model, each in its own colour (first model of each Structure)."""
     view = nglview.NGLWidget()
+    add_models(view, *models, representation=representation, colors=colors)
+    view.center()
+    return view
+
+
+def add_models(view: nglview.NGLWidget, *models: gemmi.Structure, representation: str = "cartoon",
+               colors: Sequence[str] | None = None) -> None:
+    """Add models to a view, each in its own colour (``colors``, default the palette)."""
     colors = colors or PALETTE
     for i, st in enumerate(models):
         comp = view.add_component(GemmiStructure(st), default_representation=False)
         comp.add_representation(representation, color=colors[i % len(colors)])
-    view.center()
-    return view
 
 
 def add_map(view: nglview.NGLWidget, m: Map | str | os.PathLike, sigma: float = 1.5,

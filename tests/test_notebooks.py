@@ -26,6 +26,7 @@ SMALL = {
                          "rotamer_components": 8},
     "02_cnn_training": {"epochs": 1, "steps_per_epoch": 3, "patch": 32, "width": 8, "blocks": 2, "threads": 1,
                         "resolutions": [3.0, 8.0], "structures": ["adk_closed", "1dx5I"], "view_resolution": 8.0},
+    "03_template_rerank": {"example_templates": 8, "shuffles": 20, "threads": 1},
     "05_single_refinement": {"resolution": 8.0, "iterations": 10, "polish_steps": 50, "n_orientations": 16,
                              "threads": 1},
     "06_series_refinement": {"n_maps": 3, "voxel_size": 2.0, "iterations": 6, "patch_iterations": 6,

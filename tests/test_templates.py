@@ -164,3 +164,30 @@ def test_pool_with_nothing_usable_is_an_error_naming_the_files(tmp_path):
         read_pool(tmp_path)
     with pytest.raises(CryonbError, match="not a folder"):
         read_pool(tmp_path / "garbage.pdb")
+
+
+def _aligned_strings(a, query: str, template: str) -> list[str]:
+    """The alignment as two gapped strings (template first), as tmtools takes it."""
+    s1, s2, i, j = [], [], 0, 0
+    for ti, qi in zip(a.template_index, a.query_index):
+        s1 += list(template[j:ti]) + ["-"] * (qi - i)
+        s2 += ["-"] * (ti - j) + list(query[i:qi])
+        s1.append(template[ti])
+        s2.append(query[qi])
+        i, j = qi + 1, ti + 1
+    s1 += list(template[j:]) + ["-"] * (len(query) - i)
+    s2 += ["-"] * (len(template) - j) + list(query[i:])
+    return ["".join(s1), "".join(s2)]
+
+
+def test_template_tm_score_agrees_with_tmtools_on_the_same_alignment(adk, unrelated):
+    tmtools = pytest.importorskip("tmtools", reason="tmtools (GPL) is the test oracle: pip install -e .[dev]")
+    from cryonb.templates.tmscore import template_tm_score
+    closed, opened = adk
+    for t in [opened, *unrelated[:3]]:
+        a = align(closed.sequence, t.sequence, shuffles=0)
+        mine = template_tm_score(t.xyz, a.template_index, a.query_index, closed.xyz)
+        ref = tmtools.tm_align(t.xyz, closed.xyz, t.sequence, closed.sequence,
+                               _aligned_strings(a, closed.sequence, t.sequence)).tm_norm_chain2
+        assert abs(mine - ref) < 0.005, (t.name, mine, ref)
+    assert template_tm_score(opened.xyz, np.arange(214), np.arange(214), closed.xyz) > 0.6

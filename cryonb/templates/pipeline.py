@@ -86,13 +86,13 @@ def ranking_metrics(ranking: Ranking, skipped: int) -> dict:
             "top_density_template": f"{by_density.get('template')}:{by_density.get('chain')}" if by_density else None}
 
 
-def write_ranking(table: list[dict], path: Path) -> None:
-    """``ranking.csv``: :data:`COLUMNS`, floats to 4 decimals, empty for none."""
+def write_ranking(table: list[dict], path: Path, columns: list[str] = COLUMNS) -> None:
+    """``ranking.csv``: ``columns`` (default :data:`COLUMNS`), floats to 4 decimals, empty for none."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, COLUMNS, extrasaction="ignore")
+        w = csv.DictWriter(fh, columns, extrasaction="ignore")
         w.writeheader()
         for row in table:
-            w.writerow({k: _cell(row.get(k)) for k in COLUMNS})
+            w.writerow({k: _cell(row.get(k)) for k in columns})
 
 
 def _cell(v):
