@@ -44,6 +44,7 @@ from cryonb.density.simulate import box_around_points
 from cryonb.io import calpha, model_xyz, read_model
 from cryonb.templates import align, read_templates, rerank
 from cryonb.templates.tmscore import template_tm_score
+from cryonb.templates.figures import top_tm
 from cryonb.templates.pipeline import COLUMNS, write_ranking
 
 BAR_TOP1 = 0.05
@@ -100,12 +101,6 @@ def experimental_map(st: gemmi.Structure, resolution: float, rng: np.random.Gene
     voxel = min(1.5, resolution / 3)
     grid = box_around_points(model_xyz(turned), voxel, padding=10.0)
     return simulate_other(turned, grid, resolution, "gemmi", seed=int(rng.integers(2 ** 31)))
-
-
-def top_tm(table: list[dict], tm: dict, key: str, k: int) -> float:
-    """Mean TM-score of the first ``k`` templates by ranking column ``key``."""
-    rows = sorted((r for r in table if r.get(key) is not None), key=lambda r: r[key])[:k]
-    return float(np.mean([tm[(r["template"], r["chain"])] for r in rows])) if rows else float("nan")
 
 
 def score_target(net, voxel: float, entry: dict, pool_dir: Path, entries: list[dict], templates: dict,
