@@ -52,15 +52,19 @@ RANKINGS = {"sequence": "rank_sequence", "crscore": "rank", "density": "rank_den
 
 
 def choose_targets(entries: list[dict], per_family: int, singletons: int) -> list[dict]:
-    """Targets by rule: the first ``per_family`` chains (by name) of each family of 3 or more, and
-    the first ``singletons`` chains of 60-400 residues that have no family."""
+    """Targets by rule: the first ``per_family`` chains (by name) of each family of 3 or more that
+    keep a relative in their benchmark pool (below 90 % identity, another entry), and the first
+    ``singletons`` chains of 60-400 residues that have no family."""
     families: dict[str, list[dict]] = {}
     for e in entries:
         families.setdefault(e["family"], []).append(e)
     out = []
-    for members in families.values():
-        if len(members) >= 3:
-            out += sorted(members, key=lambda e: e["name"])[:per_family]
+    for family, members in families.items():
+        if len(members) < 3:
+            continue
+        kept = [e for e in sorted(members, key=lambda e: e["name"])
+                if any(r["family"] == family for r in benchmark_pool(e["sequence"], e["entry"], members))]
+        out += kept[:per_family]
     lone = [e for f, m in families.items() if len(m) == 1 for e in m if 60 <= int(e["residues"]) <= 400]
     out += sorted(lone, key=lambda e: e["name"])[:singletons]
     return out
@@ -103,11 +107,11 @@ def experimental_map(st: gemmi.Structure, resolution: float, rng: np.random.Gene
     return simulate_other(turned, grid, resolution, "gemmi", seed=int(rng.integers(2 ** 31)))
 
 
-def score_target(net, voxel: float, entry: dict, pool_dir: Path, entries: list[dict], templates: dict,
+def score_target(net, voxel: float, entry: dict, entries: list[dict], templates: dict,
                  resolution: float, rng: np.random.Generator, out: Path) -> dict:
     """One row: rerank the pool (minus the target's relatives) for one target map."""
-    st = full_atom(pool_dir / "chains" / f"{entry['name']}.cif", entry["calpha_only"] == "1")
-    _, target_xyz = calpha(read_model(pool_dir / "chains" / f"{entry['name']}.cif"))
+    st = full_atom(entry["path"], entry["calpha_only"])
+    _, target_xyz = calpha(read_model(entry["path"]))
     sequence = entry["sequence"]
     use = [templates[e["name"]] for e in benchmark_pool(sequence, entry["entry"], entries) if e["name"] in templates]
     t0 = time.perf_counter()
@@ -157,8 +161,7 @@ def main(argv=None) -> int:
     (out / "rankings").mkdir(parents=True, exist_ok=True)
     pool_dir = Path(args.pool) if args.pool else build_template_pool(progress=True)
     entries = pool_entries(pool_dir)
-    templates = {e["name"]: read_templates(pool_dir / "chains" / f"{e['name']}.cif", min_residues=1)[0]
-                 for e in entries}
+    templates = {e["name"]: read_templates(e["path"], min_residues=1)[0] for e in entries}
     targets = choose_targets(entries, args.per_family, args.singletons)
     print(f"pool {len(entries)} chains; {len(targets)} targets: {', '.join(t['name'] for t in targets)}", flush=True)
     net, info = load_weights()
@@ -166,7 +169,7 @@ def main(argv=None) -> int:
     rows = []
     for entry in targets:
         for res in args.resolutions:
-            row = score_target(net, info["voxel_size"], entry, pool_dir, entries, templates, res, rng, out)
+            row = score_target(net, info["voxel_size"], entry, entries, templates, res, rng, out)
             rows.append(row)
             print(f"{row['target']:28s} {row['family'][:14]:14s} {res:4g} Å  pool {row['pool']:3d}  best {row['tm_best']:.3f}  "
                   f"top1 seq {row['top1_sequence']:.3f} CR {row['top1_crscore']:.3f} dens {row['top1_density']:.3f}  "
