@@ -201,19 +201,24 @@ def test_fit_model_separates_two_types():
 
 
 def test_link_costs_and_a_false_atom_in_the_path():
-    """Long links favour a skipped residue; a false atom (step 0) keeps the register of the rest."""
-    from cryonb.trace.register import STEPS, PathCosts, link_costs
+    """Long links favour a skipped residue; a false atom keeps the register of the rest and no
+    residue of its own; a jump is taken only where the emissions pay for it."""
+    from cryonb.trace.register import PathCosts, link_costs, viterbi_gaps
     costs = link_costs(np.array([3.8, 4.8, 6.2]), PathCosts())
     assert costs[0, 1] == 0 and costs[0, 2] > costs[0, 1] and costs[2, 2] < costs[2, 1]
-    assert np.all(costs[:, 0] == PathCosts().insert)
     emit = np.zeros((2, 21, 60))
     for k in range(21):                 # atom 10 is false: atoms 11-20 are residues 20-29
         if k != 10:
             emit[0, k, 10 + k - (k > 10)] = 1.0
-    path = viterbi(emit, link_costs(np.full(20, 3.8)), 10.0, STEPS)
-    assert path[:, 0].tolist() == [0] * 21
-    assert path[11:, 1].tolist() == list(range(20, 30)) and path[:10, 1].tolist() == list(range(10, 20))
-    assert len(pieces(path, STEPS)) == 1
+    direction, index, jumped = viterbi_gaps(emit, link_costs(np.full(20, 3.8)), np.full(20, 10.0), 1.5)
+    assert direction.tolist() == [0] * 21 and not jumped.any()
+    assert index[11:].tolist() == list(range(20, 30)) and index[:10].tolist() == list(range(10, 20))
+    emit[0, 11:] = 0                    # atoms 11-20 now read backwards from residue 50: a jump
+    for k in range(11, 21):
+        emit[1, k, 50 - (k - 11)] = 2.0
+    direction, index, jumped = viterbi_gaps(emit, link_costs(np.full(20, 3.8)), np.full(20, 10.0), 1.5)
+    assert direction[11:].tolist() == [1] * 10 and index[11:].tolist() == list(range(50, 40, -1))
+    assert jumped.sum() == 1 and (jumped[10] or jumped[11])
 
 
 def test_build_traces_profile_threading_still_runs(chains, adk_3a):

@@ -50,10 +50,9 @@ def emissions(m, ca: np.ndarray, sequence: str, resolution: float) -> np.ndarray
     return np.stack(out)
 
 
-def viterbi(emit: np.ndarray, costs: np.ndarray, jump: float = JUMP, steps: tuple[int, ...] = (1, 2)) -> np.ndarray:
+def viterbi(emit: np.ndarray, costs: np.ndarray, jump: float = JUMP) -> np.ndarray:
     """(n, 2) best (direction, index) per atom for emissions ``emit`` (2, n, L) and the costs
-    (n-1, len(steps)) of the index ``steps`` between atoms (a step of 0: an atom that is no
-    residue of its own); forwards the index rises, backwards it falls; any state is reached at ``jump``."""
+    (n-1, 2) of index steps of 1 and 2 between atoms; forwards the index rises, backwards it falls."""
     _, n, length = emit.shape
     score = emit[:, 0].copy()
     back = np.zeros((n, 2, length, 2), dtype=int)                   # previous (direction, index)
@@ -61,8 +60,8 @@ def viterbi(emit: np.ndarray, costs: np.ndarray, jump: float = JUMP, steps: tupl
         best_dir, best_idx = np.unravel_index(np.argmax(score), score.shape)
         new = np.full_like(score, -np.inf)
         for d, sign in ((0, 1), (1, -1)):
-            for col, step in enumerate(steps):
-                cost = costs[k - 1, col]
+            for step in (1, 2):
+                cost = costs[k - 1, step - 1]
                 prev = np.full(length, -np.inf)
                 src = np.arange(length) - sign * step
                 valid = (src >= 0) & (src < length)
@@ -82,15 +81,15 @@ def viterbi(emit: np.ndarray, costs: np.ndarray, jump: float = JUMP, steps: tupl
     return np.array(path[::-1], dtype=int)
 
 
-def pieces(path: np.ndarray, steps: tuple[int, ...] = (1, 2)) -> list[np.ndarray]:
+def pieces(path: np.ndarray) -> list[np.ndarray]:
     """Index arrays (into the trace) of the runs of ``path`` (n, 2) without a jump: same
-    direction and an index step in ``steps`` in that direction."""
+    direction and an index step of 1 or 2 in that direction."""
     cuts = [0]
     for k in range(1, len(path)):
         d0, s0 = path[k - 1]
         d1, s1 = path[k]
         move = (s1 - s0) * (1 if d0 == 0 else -1)
-        if d1 != d0 or move not in steps:
+        if d1 != d0 or move not in (1, 2):
             cuts.append(k)
     cuts.append(len(path))
     return [np.arange(a, b) for a, b in zip(cuts[:-1], cuts[1:])]

@@ -96,12 +96,14 @@ def build_traces(xyz: np.ndarray, m: Map | None = None, sequence: str | None = N
     traces = []
     if model is not None:
         scale, taken = map_scale(m, xyz), np.zeros(len(sequence), bool)
+        voted = {(int(i), int(j)) for i, j in links} | {(int(j), int(i)) for i, j in links}
         for atoms, positions in joined:                         # longest first: they claim residues
             if len(atoms) < max(cfg.min_thread, 3):
                 traces.append(_place(Trace(atoms, positions), xyz, m, None, None, cfg))
                 continue
+            joins = np.array([(int(i), int(j)) not in voted for i, j in zip(atoms[:-1], atoms[1:])])
             for idx, direction, index, score in thread_path(m, xyz[atoms], sequence, model, scale,
-                                                            cfg.costs, taken):
+                                                            cfg.costs, taken, joins):
                 traces.append(_piece(atoms[idx], index, direction, score, xyz, m))
                 taken[index] = True
         traces.sort(key=lambda t: len(t.atoms), reverse=True)
