@@ -168,3 +168,64 @@ def _three(letter):
     names = ("ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE", "LEU", "LYS", "MET",
              "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL")
     return {gemmi.find_tabulated_residue(n).one_letter_code.upper(): n for n in names}[letter]
+
+
+def test_side_chain_classifier_reads_adk(chains, adk_3a):
+    """The classifier fitted on the network's training chains (AdK is held out): on AdK's 3 Å map
+    with noisy true C-alphas the true type's mean log-odds is positive, well above a shuffled
+    sequence's, and the top type is right far above the 1/20 of chance."""
+    from cryonb.trace.sidechain import load_model, map_scale, read_grids, type_indices
+    _, ca, seq = chains["adk_closed"]
+    xyz = ca + np.random.default_rng(7).normal(0, 0.3, ca.shape)
+    model = load_model(3.0)
+    assert model is not None and model.resolution == 3.0
+    grids, ok = read_grids(adk_3a, xyz, map_scale(adk_3a, xyz))
+    types = type_indices(seq)
+    ok &= types >= 0
+    odds = model.log_odds(grids[ok])
+    true = odds[np.arange(ok.sum()), types[ok]]
+    shuffled = odds[np.arange(ok.sum()), np.random.default_rng(0).permutation(types[ok])]
+    assert np.allclose(np.log(np.exp(odds + model.log_prior).sum(1)), 0.0, atol=1e-6)
+    assert true.mean() > 0.3 and true.mean() - shuffled.mean() > 0.5
+    assert np.mean(odds.argmax(1) == types[ok]) > 0.2
+
+
+def test_fit_model_separates_two_types():
+    from cryonb.trace.sidechain import fit_model
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (200, 4)), rng.normal(0, 1, (200, 4)) + [3, 0, 0, 0]])
+    y = np.repeat([0, 1], 200)
+    model = fit_model(x, y, 3.0)
+    odds = model.log_odds(np.array([[0.0, 0, 0, 0], [3.0, 0, 0, 0]]))
+    assert odds[0, 0] > 0 > odds[0, 1] and odds[1, 1] > 0 > odds[1, 0]
+
+
+def test_link_costs_and_a_false_atom_in_the_path():
+    """Long links favour a skipped residue; a false atom keeps the register of the rest and no
+    residue of its own; a jump is taken only where the emissions pay for it."""
+    from cryonb.trace.register import PathCosts, link_costs, viterbi_gaps
+    costs = link_costs(np.array([3.8, 4.8, 6.2]), PathCosts())
+    assert costs[0, 1] == 0 and costs[0, 2] > costs[0, 1] and costs[2, 2] < costs[2, 1]
+    emit = np.zeros((2, 21, 60))
+    for k in range(21):                 # atom 10 is false: atoms 11-20 are residues 20-29
+        if k != 10:
+            emit[0, k, 10 + k - (k > 10)] = 1.0
+    direction, index, jumped = viterbi_gaps(emit, link_costs(np.full(20, 3.8)), np.full(20, 10.0), 1.5)
+    assert direction.tolist() == [0] * 21 and not jumped.any()
+    assert index[11:].tolist() == list(range(20, 30)) and index[:10].tolist() == list(range(10, 20))
+    emit[0, 11:] = 0                    # atoms 11-20 now read backwards from residue 50: a jump
+    for k in range(11, 21):
+        emit[1, k, 50 - (k - 11)] = 2.0
+    direction, index, jumped = viterbi_gaps(emit, link_costs(np.full(20, 3.8)), np.full(20, 10.0), 1.5)
+    assert direction[11:].tolist() == [1] * 10 and index[11:].tolist() == list(range(50, 40, -1))
+    assert jumped.sum() == 1 and (jumped[10] or jumped[11])
+
+
+def test_build_traces_profile_threading_still_runs(chains, adk_3a):
+    """The older threading (``threading="profile"``) stays available and threads AdK's traces."""
+    from cryonb.trace import TraceConfig
+    _, ca, seq = chains["adk_closed"]
+    xyz = noisy_atoms(ca, np.random.default_rng(6))
+    result = build_traces(xyz, adk_3a, seq, 3.0, TraceConfig(threading="profile"))
+    assert all(t.offset >= 0 for t in result.traces if len(t.atoms) >= 5)
+    assert register_right(result.traces, match_atoms(xyz, ca))["fraction"] >= 0.5

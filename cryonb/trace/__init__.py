@@ -1,8 +1,9 @@
 """C-alpha traces: predicted C-alphas linked into chains, turned N->C and threaded with the sequence.
 
 Links under 18 cutoffs kept by vote, fragments and their joining (:mod:`.connect`), side-chain
-directions and map reads (:mod:`.pseudo`), the direction of a trace (:mod:`.direction`), gapless
-threading (:mod:`.thread`) and the whole run with its result and model (:mod:`.traces`).
+directions and map reads (:mod:`.pseudo`), the direction of a trace (:mod:`.direction`), residue
+types from the density (:mod:`.sidechain`), threading with gaps (:mod:`.register`; the older gapless
+threading: :mod:`.thread`, :mod:`.align`) and the whole run with its result and model (:mod:`.traces`).
 """
 from .connect import CUTOFFS, join_fragments, links_at, paths, vote_links
 from .direction import direction_score, trace_direction

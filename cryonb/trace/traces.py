@@ -18,6 +18,8 @@ from ..maps import Map
 from .align import JUMP, SKIP, emissions, pieces, step_costs, viterbi
 from .connect import CUTOFFS, join_fragments, paths, vote_links
 from .direction import direction_score
+from .register import PathCosts, thread_path
+from .sidechain import load_model, map_scale
 from .thread import thread_trace
 
 
@@ -25,7 +27,10 @@ from .thread import thread_trace
 class TraceConfig:
     """Settings (Å) of :func:`build_traces`: the vote's cutoffs and threshold and link rule
     (:func:`.connect.vote_links`), the join radius and gap distance (:func:`.connect.join_fragments`),
-    the shortest trace that is threaded (atoms), and the Viterbi split (:mod:`.align`)."""
+    the shortest trace that is threaded (atoms), and how: ``threading="classifier"`` (default) a
+    path with gaps scored by the side-chain classifier (:mod:`.register`, its ``costs``);
+    ``"profile"`` the Viterbi split (:mod:`.align`) then gapless threading by side-chain profiles
+    (:mod:`.thread`), also used when no classifier is fitted."""
 
     cutoffs: tuple[float, ...] = CUTOFFS
     min_fraction: float = 0.4
@@ -36,6 +41,8 @@ class TraceConfig:
     split: bool = True             # cut traces where the Viterbi threading jumps (:mod:`.align`)
     skip: float = SKIP
     jump: float = JUMP
+    threading: str = "classifier"
+    costs: PathCosts = field(default_factory=PathCosts)
 
 
 @dataclass
@@ -84,7 +91,23 @@ def build_traces(xyz: np.ndarray, m: Map | None = None, sequence: str | None = N
     links, _ = vote_links(xyz, cfg.cutoffs, cfg.min_fraction, cfg.rule)
     fragments = paths(len(xyz), links)
     joined = join_fragments(xyz, fragments, cfg.join_radius, cfg.gap_distance)
+    model = load_model(resolution) if (cfg.threading == "classifier" and m is not None and sequence
+                                       and resolution) else None
     traces = []
+    if model is not None:
+        scale, taken = map_scale(m, xyz), np.zeros(len(sequence), bool)
+        voted = {(int(i), int(j)) for i, j in links} | {(int(j), int(i)) for i, j in links}
+        for atoms, positions in joined:                         # longest first: they claim residues
+            if len(atoms) < max(cfg.min_thread, 3):
+                traces.append(_place(Trace(atoms, positions), xyz, m, None, None, cfg))
+                continue
+            joins = np.array([(int(i), int(j)) not in voted for i, j in zip(atoms[:-1], atoms[1:])])
+            for idx, direction, index, score in thread_path(m, xyz[atoms], sequence, model, scale,
+                                                            cfg.costs, taken, joins):
+                traces.append(_piece(atoms[idx], index, direction, score, xyz, m))
+                taken[index] = True
+        traces.sort(key=lambda t: len(t.atoms), reverse=True)
+        return TraceResult(traces, links, fragments)
     for atoms, positions in joined:
         for piece_atoms, piece_positions in _split(atoms, positions, xyz, m, sequence, resolution, cfg):
             traces.append(_place(Trace(piece_atoms, piece_positions), xyz, m, sequence, resolution, cfg))
@@ -104,6 +127,17 @@ def _split(atoms, positions, xyz, m, sequence, resolution, cfg):
         index = path[idx, 1]
         out.append((atoms[idx], np.abs(index - index[0])))
     return out
+
+
+def _piece(atoms: np.ndarray, index: np.ndarray, direction: int, score: float, xyz: np.ndarray, m: Map) -> Trace:
+    """A threaded piece: ``atoms`` (k,) and their sequence ``index`` (k,) in the trace's order,
+    turned N->C when ``direction`` is -1."""
+    if direction < 0:
+        atoms, index = atoms[::-1].copy(), index[::-1].copy()
+    offset = int(index[0])
+    trace = Trace(atoms, index - offset, direction, offset=offset, score=score)
+    trace.direction_score = direction_score(m, xyz[atoms])
+    return trace
 
 
 def _place(trace: Trace, xyz: np.ndarray, m: Map | None, sequence: str | None,
