@@ -300,19 +300,21 @@ def calpha(st: gemmi.Structure) -> tuple[list[tuple[str, str]], np.ndarray]:
 def calpha_model(chains, name: str = "calpha") -> gemmi.Structure:
     """A C-alpha-only model: one chain per ``(chain, xyz, residues, numbers, values)`` of
     ``chains``, with xyz (K, 3) Å, residue names (a str for all or K names), sequence numbers (K,)
-    (None: 1..K) and values (K,) written as B-factor 100 x value (None: 0)."""
+    (ints, or (int, insertion code) pairs; None: 1..K) and values (K,) written as B-factor
+    100 x value (None: 0)."""
     st = gemmi.Structure()
     st.name = name
     model = gemmi.Model("1")
     for chain_name, xyz, residues, numbers, values in chains:
         xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
         names = [residues] * len(xyz) if isinstance(residues, str) else list(residues)
-        numbers = range(1, len(xyz) + 1) if numbers is None else [int(k) for k in numbers]
+        numbers = range(1, len(xyz) + 1) if numbers is None else list(numbers)
         values = np.zeros(len(xyz)) if values is None else np.asarray(values, dtype=np.float64)
         ch = gemmi.Chain(chain_name)
         for pos, res_name, num, value in zip(xyz, names, numbers, values):
             res = gemmi.Residue()
-            res.name, res.seqid, res.entity_type = res_name, gemmi.SeqId(num, " "), gemmi.EntityType.Polymer
+            num, icode = num if isinstance(num, tuple) else (num, " ")
+            res.name, res.seqid, res.entity_type = res_name, gemmi.SeqId(int(num), icode), gemmi.EntityType.Polymer
             atom = gemmi.Atom()
             atom.name, atom.element, atom.pos = "CA", gemmi.Element("C"), gemmi.Position(*pos)
             atom.occ, atom.b_iso = 1.0, float(np.clip(100 * value, 0, 999.99))

@@ -171,15 +171,30 @@ def trace_structure(result: TraceResult, xyz: np.ndarray, sequence: str | None =
                     values: np.ndarray | None = None) -> gemmi.Structure:
     """The traces as a C-alpha-only model: chain per trace (longest first), residues named by the
     threaded ``sequence`` and numbered from 1 by their sequence index (UNK, numbered by place,
-    when a trace is not threaded); B-factor = 100 x ``values`` (N,) when given."""
+    when a trace is not threaded); B-factor = 100 x ``values`` (N,) when given. An atom the
+    threading put on the same residue as the one before it (an atom it reads as false) is an
+    UNK with an insertion code (27A, 27B, ...), so every residue of a chain is unique."""
     xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
     chains = []
     for name, t in zip(chain_names(len(result.traces)), result.traces):
         threaded = sequence is not None and t.offset >= 0
-        names = [_three(sequence[k]) for k in t.residues] if threaded else "UNK"
         numbers = t.residues + 1 if threaded else t.positions + 1
-        chains.append((name, xyz[t.atoms], names, numbers, None if values is None else values[t.atoms]))
+        names = [_three(sequence[k]) for k in t.residues] if threaded else ["UNK"] * len(numbers)
+        labels = _insertions(numbers)
+        names = ["UNK" if label[1] != " " else n for n, label in zip(names, labels)]
+        chains.append((name, xyz[t.atoms], names, labels, None if values is None else values[t.atoms]))
     return calpha_model(chains, name="traces")
+
+
+def _insertions(numbers: np.ndarray) -> list[tuple[int, str]]:
+    """(number, insertion code) per atom: " " for the first atom on a number, then A, B, ..."""
+    seen: dict[int, int] = {}
+    out = []
+    for k in (int(v) for v in numbers):
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        out.append((k, " " if n == 0 else string.ascii_uppercase[(n - 1) % 26]))
+    return out
 
 
 def _three(letter: str) -> str:
