@@ -1,6 +1,6 @@
 """Template rerank by predicted C-alphas against the sequence ranking, on real chains at 3, 6 and 10 Å.
 
-Pool: the real chains of :func:`cryonb.data.template_pool.build_template_pool` (about 250 unique
+Pool: the real chains of :func:`cryonb.templates.real_pool.build_template_pool` (212 unique
 chains with families: kinesins, G-alpha, globins, ...). Targets: chosen by rule, not by hand:
 per family of 3 or more members the first ``--per-family`` chains by name, and the first
 ``--singletons`` chains (60-400 residues) of no family; C-alpha-only chains (bio3d's kinesins
@@ -39,7 +39,7 @@ from cryonb.cnn import load_weights, pick_atoms
 from cryonb.cnn.dataset import rotated
 from cryonb.cnn.inference import predict_probability
 from cryonb.data.other_simulators import simulate_other
-from cryonb.data.template_pool import benchmark_pool, build_template_pool, pool_entries
+from cryonb.templates.real_pool import benchmark_pool, build_template_pool, pool_entries
 from cryonb.density.simulate import box_around_points
 from cryonb.io import calpha, model_xyz, read_model
 from cryonb.templates import align, read_templates, rerank
@@ -71,7 +71,8 @@ def choose_targets(entries: list[dict], per_family: int, singletons: int) -> lis
 
 
 def full_atom(path: Path, calpha_only: bool) -> gemmi.Structure:
-    """The target's model; a C-alpha-only chain rebuilt to full atoms by pulchra (no C-alpha moves)."""
+    """The target's model; a C-alpha-only chain rebuilt to full atoms by pulchra (no C-alpha moves; its
+    excluded-volume pass off: minutes per chain, and side-chain contacts barely change a map)."""
     if not calpha_only:
         return read_model(path)
     import tempfile
@@ -81,7 +82,7 @@ def full_atom(path: Path, calpha_only: bool) -> gemmi.Structure:
         ca = Path(tmp) / "ca.pdb"
         st = read_model(path)
         st.write_pdb(str(ca))
-        Pulchra(ca_optimize=False).reconstruct(str(ca), str(Path(tmp) / "full.pdb"))
+        Pulchra(ca_optimize=False, optimize_xvol=False).reconstruct(str(ca), str(Path(tmp) / "full.pdb"))
         return read_model(Path(tmp) / "full.pdb")
 
 

@@ -398,4 +398,5 @@ def test_every_command_has_its_share_of_cases():
     for _, cmd, _ in CASES:
         per_command[cmd.split()[0]] = per_command.get(cmd.split()[0], 0) + 1
     assert len(CASES) >= 150 and set(per_command) == {"simulate", "fsc", "validate", "refine-geometry", "refine",
-                                                      "series", "predict-ca", "notebook", "place"}, per_command
+                                                      "series", "predict-ca", "notebook", "place", "rerank",
+                                                      "trace"}, per_command

@@ -1,4 +1,4 @@
-"""The benchmark template pool (cryonb.data.template_pool) built from local folders of real chains.
+"""The benchmark template pool (cryonb.templates.real_pool) built from local folders of real chains.
 
 AdK (open, closed and a 40 % mutant) and corpus chains written full-atom and C-alpha-only; the
 network sources are used only where already cached.
@@ -13,7 +13,7 @@ import pytest
 
 from cryonb.data import adk_closed, adk_open, load_corpus_structure
 from cryonb.data.sources import cache_dir, installed_package_dir
-from cryonb.data.template_pool import (SOURCES, PoolSource, _bio3d_id, _pdbs_chains, benchmark_pool,
+from cryonb.templates.real_pool import (SOURCES, PoolSource, _bio3d_id, _pdbs_chains, benchmark_pool,
                                        build_template_pool, entry_id, is_copy, pool_entries,
                                        read_rdata_db, same_family)
 from cryonb.io import write_model

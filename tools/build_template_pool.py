@@ -1,4 +1,4 @@
-"""Build the benchmark template pool (cryonb.data.template_pool) and print what it holds.
+"""Build the benchmark template pool (cryonb.templates.real_pool) and print what it holds.
 
     python tools/build_template_pool.py [--out DIR]
 
@@ -14,7 +14,7 @@ import csv
 import time
 from pathlib import Path
 
-from cryonb.data.template_pool import build_template_pool, pool_entries
+from cryonb.templates.real_pool import build_template_pool, pool_entries
 
 
 def main(argv=None) -> None:

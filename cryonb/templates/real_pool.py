@@ -40,8 +40,8 @@ import parasail
 
 from ..errors import CryonbError, InputFileError, ModelError
 from ..io import charmm_to_pdb_names, is_charmm, model_format, read_model
-from ..templates.align import align, aligned_pairs
-from .sources import _download_sdist, cache_dir, installed_package_dir
+from .align import align, aligned_pairs
+from ..data.sources import _download_sdist, cache_dir, installed_package_dir
 
 MIN_RESIDUES = 30
 COPY_IDENTITY = 0.98       # two chains this identical over COPY_COVERAGE of the shorter are one protein
