@@ -3,8 +3,8 @@
 For the network's test structures (AdK closed and open and five corpus chains never trained on),
 each map is simulated noise-free in a random orientation on the network's voxel size; the
 network's C-alphas (``--picking L``: the L most probable peaks, default; ``seed``: L to 1.2 L
-while above 0.9, as ``predict-ca``) are linked, joined, turned and threaded with the true
-sequence (:func:`cryonb.trace.build_traces`). Predicted atoms are matched one-to-one to true
+while above 0.9, as ``predict-ca``) are linked (fragment ends among the 10 % least probable left out), joined, turned and threaded
+with the true sequence (:func:`cryonb.trace.build_traces`). Predicted atoms are matched one-to-one to true
 C-alphas within 3 Å; scored are the voted links and the traces' consecutive pairs (precision,
 recall over the links both of whose C-alphas were found), the direction of traces of 10 or more
 atoms, and the fraction of atoms in traces of 20 or more whose sequence index is within one
@@ -47,9 +47,10 @@ def score_map(net, name: str, resolution: float, voxel: float, rng: np.random.Ge
     t0 = time.perf_counter()
     prob = sliding_window(net, sample.map.data)
     threshold = 0.9 if picking == "seed" else None
-    atoms = pick_atoms(sample.map.copy(data=prob), len(sample.ca), threshold=threshold).xyz
+    peaks = pick_atoms(sample.map.copy(data=prob), len(sample.ca), threshold=threshold)
+    atoms = peaks.xyz
     t1 = time.perf_counter()
-    result = build_traces(atoms, sample.map, sequence, resolution)
+    result = build_traces(atoms, sample.map, sequence, resolution, values=peaks.values)
     t2 = time.perf_counter()
     match = match_atoms(atoms, sample.ca)
     links = link_scores(result.links, match, sample.ca)

@@ -229,3 +229,28 @@ def test_build_traces_profile_threading_still_runs(chains, adk_3a):
     result = build_traces(xyz, adk_3a, seq, 3.0, TraceConfig(threading="profile"))
     assert all(t.offset >= 0 for t in result.traces if len(t.atoms) >= 5)
     assert register_right(result.traces, match_atoms(xyz, ca))["fraction"] >= 0.5
+
+
+def test_low_ranked_end_is_left_out_of_the_links(chains):
+    """A false atom hanging on a chain's end, least probable of all: with values it is left out
+    of the links and becomes a one-atom trace (every atom still in one trace); without values,
+    with NaN values or on a 6 Å map (``drop_resolution``) it stays linked."""
+    from cryonb.trace.false_atoms import low_ends, value_rank
+    _, ca, _ = chains["2j49A"]
+    ca = ca[:40]
+    out = ca[-1] - ca[-3]
+    xyz = np.vstack([ca, ca[-1] + 3.7 * out / np.linalg.norm(out)])
+    values = np.r_[np.linspace(1.0, 0.95, 40), 0.5]
+    assert np.allclose(value_rank(np.array([0.2, 0.9, 0.5])), [2 / 3, 0, 1 / 3])
+    links, _ = vote_links(xyz)
+    assert (links == 40).any()
+    assert low_ends(41, links, values).tolist() == [False] * 40 + [True]
+    assert not low_ends(41, links, np.full(41, np.nan)).any() and not low_ends(41, links, None).any()
+    result = build_traces(xyz, values=values)
+    assert not (result.links == 40).any()
+    atoms = np.concatenate([t.atoms for t in result.traces])
+    assert sorted(atoms.tolist()) == list(range(41))
+    assert any(len(t.atoms) == 1 and t.atoms[0] == 40 for t in result.traces)
+    assert link_scores(result.links, match_atoms(xyz, ca), ca)["precision"] == 1.0
+    for kept in (build_traces(xyz), build_traces(xyz, resolution=6.0, values=values)):
+        assert (kept.links == 40).any()

@@ -47,7 +47,7 @@ def trace_map(m: Map, resolution: float, sequence: Sequence, out: str | os.PathL
         xyz, values = calphas_or_predicted(m, len(sequence), ca, ca_values, weights, device)
         write_calphas(xyz, values, folder / "predicted_ca.cif")
         t1 = time.perf_counter()
-        result = build_traces(xyz, m, sequence.residues, resolution, cfg)
+        result = build_traces(xyz, m, sequence.residues, resolution, cfg, values=values)
         write_model(trace_structure(result, xyz, sequence.residues, np.nan_to_num(values, nan=0.0)),
                     folder / "traces.cif")
         rows = trace_rows(result)

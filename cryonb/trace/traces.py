@@ -18,6 +18,7 @@ from ..maps import Map
 from .align import JUMP, SKIP, emissions, pieces, step_costs, viterbi
 from .connect import CUTOFFS, join_fragments, paths, vote_links
 from .direction import direction_score
+from .false_atoms import low_ends
 from .register import PathCosts, thread_path
 from .sidechain import load_model, map_scale
 from .thread import thread_trace
@@ -27,7 +28,9 @@ from .thread import thread_trace
 class TraceConfig:
     """Settings (Å) of :func:`build_traces`: the vote's cutoffs and threshold and link rule
     (:func:`.connect.vote_links`), the join radius and gap distance (:func:`.connect.join_fragments`),
-    the shortest trace that is threaded (atoms), and how: ``threading="classifier"`` (default) a
+    the shortest trace that is threaded (atoms), ``drop_rank``: fragment ends ranked by probability
+    beyond this fraction are left out and the rest relinked (:func:`.false_atoms.low_ends`; 1 or no
+    values: none), and how: ``threading="classifier"`` (default) a
     path with gaps scored by the side-chain classifier (:mod:`.register`, its ``costs``);
     ``"profile"`` the Viterbi split (:mod:`.align`) then gapless threading by side-chain profiles
     (:mod:`.thread`), also used when no classifier is fitted."""
@@ -38,6 +41,8 @@ class TraceConfig:
     join_radius: float = 7.5
     gap_distance: float = 5.0
     min_thread: int = 5
+    drop_rank: float = 0.9
+    drop_resolution: float = 4.5
     split: bool = True             # cut traces where the Viterbi threading jumps (:mod:`.align`)
     skip: float = SKIP
     jump: float = JUMP
@@ -83,14 +88,25 @@ class TraceResult:
 
 
 def build_traces(xyz: np.ndarray, m: Map | None = None, sequence: str | None = None,
-                 resolution: float | None = None, config: TraceConfig | None = None) -> TraceResult:
+                 resolution: float | None = None, config: TraceConfig | None = None,
+                 values: np.ndarray | None = None) -> TraceResult:
     """Traces through C-alphas ``xyz`` (N, 3) Å; with map ``m`` each trace is turned N->C by its
-    density, and with a ``sequence`` (one-letter) and the map's ``resolution`` (Å) threaded."""
+    density, and with a ``sequence`` (one-letter) and the map's ``resolution`` (Å) threaded.
+    ``values`` (N,): the atoms' probabilities; with them the low-ranked fragment ends are left out
+    of the links (``config.drop_rank``) and each becomes a trace of its own, not threaded."""
     cfg = config or TraceConfig()
     xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
     links, _ = vote_links(xyz, cfg.cutoffs, cfg.min_fraction, cfg.rule)
+    sharp = resolution is None or resolution <= cfg.drop_resolution
+    dropped = np.flatnonzero(low_ends(len(xyz), links, values if sharp else None, cfg.drop_rank))
+    if len(dropped):
+        keep = np.setdiff1d(np.arange(len(xyz)), dropped)
+        links, _ = vote_links(xyz[keep], cfg.cutoffs, cfg.min_fraction, cfg.rule)
+        links = keep[links].reshape(-1, 2)
     fragments = paths(len(xyz), links)
+    fragments = [f for f in fragments if not (len(f) == 1 and f[0] in dropped)]
     joined = join_fragments(xyz, fragments, cfg.join_radius, cfg.gap_distance)
+    joined += [(np.array([a]), np.zeros(1, int)) for a in dropped]
     model = load_model(resolution) if (cfg.threading == "classifier" and m is not None and sequence
                                        and resolution) else None
     traces = []
