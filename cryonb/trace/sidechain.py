@@ -7,8 +7,9 @@ residue type has a mean grid and all share one covariance (linear discriminant a
 towards its diagonal); :meth:`SideChainModel.log_odds` gives, per atom and type, log p(grid | type)
 minus log p(grid) under the mixture of types (nats; positive where the type fits better than an
 average residue). The model is fitted per resolution on simulated maps of the shipped C-alpha
-network's 40 training chains with true C-alphas moved by Gaussian noise as large as the network's
-error (``benchmarks/fit_side_chains.py``; :data:`MODEL_PATH`), never on its test chains.
+network's 40 training chains, read both at the network's own C-alphas there (its L most probable
+peaks matched to the true ones within 3 Å) and at the true C-alphas moved by 0.5 Å per axis
+(``benchmarks/fit_side_chains.py``; :data:`MODEL_PATH`), never on its validation or test chains.
 """
 from __future__ import annotations
 
