@@ -50,7 +50,7 @@ def score_map(net, name: str, resolution: float, voxel: float, rng: np.random.Ge
     peaks = pick_atoms(sample.map.copy(data=prob), len(sample.ca), threshold=threshold)
     atoms = peaks.xyz
     t1 = time.perf_counter()
-    result = build_traces(atoms, sample.map, sequence, resolution, values=peaks.values)
+    result = build_traces(atoms, sample.map, sequence, resolution, values=peaks.value)
     t2 = time.perf_counter()
     match = match_atoms(atoms, sample.ca)
     links = link_scores(result.links, match, sample.ca)
