@@ -105,6 +105,15 @@ def require_polymer(st: gemmi.Structure, path) -> None:
                                f"{PILED_UP} Å): a collapsed or damaged model")
 
 
+def is_model_file_name(path: str | os.PathLike) -> bool:
+    """True when :func:`model_format` knows the file name (no file is read)."""
+    try:
+        model_format(os.fspath(path))
+    except ModelError:
+        return False
+    return True
+
+
 def model_format(path: str) -> str:
     """"pdb" or "mmcif" from the file name (``.pdb``/``.ent``, ``.cif``/``.mmcif``/``.pdbx``, each
     optionally ``.gz`` or ``.bz2``); ModelError naming the file for any other name."""

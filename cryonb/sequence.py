@@ -15,6 +15,10 @@ from pathlib import Path
 from .errors import InputFileError
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+THREE_LETTER = {"A": "ALA", "R": "ARG", "N": "ASN", "D": "ASP", "C": "CYS", "Q": "GLN", "E": "GLU", "G": "GLY",
+                "H": "HIS", "I": "ILE", "L": "LEU", "K": "LYS", "M": "MET", "F": "PHE", "P": "PRO", "S": "SER",
+                "T": "THR", "W": "TRP", "Y": "TYR", "V": "VAL"}          # one-letter code -> residue name
+ONE_LETTER = {three: one for one, three in THREE_LETTER.items()}     # residue name -> one-letter code
 AMBIGUOUS = "XBZUOJ"       # read as unknown residues (X)
 MIN_LENGTH = 10
 

@@ -70,11 +70,7 @@ def read_query(args: argparse.Namespace, inputs: tuple = ()):
         from .predict_ca import check_length
         check_length(len(sequence), m, f"--sequence ({args.sequence}) of")
     else:
-        from ..io import calpha
-        _, ca = calpha(read_first_model(args.ca))
-        if len(ca) < 21:
-            raise CryonbError(args.ca, f"holds {len(ca)} C-alpha atoms; at least 21 are needed")
-        values = _probabilities(args.ca)
+        ca, values = _calphas(args.ca)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
@@ -82,12 +78,20 @@ def read_query(args: argparse.Namespace, inputs: tuple = ()):
     return m, sequence, ca, values
 
 
-def _probabilities(path: str):
-    """The B column / 100 of a predict-ca file's C-alphas (probabilities), or None when not 0-100."""
+def _calphas(path: str):
+    """C-alphas (K, 3) Å of a predict-ca file and their probabilities (its B column / 100; None when
+    not within 0-100); CryonbError naming the file when it holds fewer than 21."""
     import numpy as np
+
+    from ..io import calpha
     st = read_first_model(path)
-    b = np.array([a.b_iso for ch in st[0] for r in ch for a in r if a.name == "CA"])
-    return b / 100 if len(b) and b.min() >= 0 and b.max() <= 100 else None
+    _, xyz = calpha(st)
+    if len(xyz) < 21:
+        raise CryonbError(path, f"holds {len(xyz)} C-alpha atoms; at least 21 are needed")
+    import gemmi
+    found = (r.find_atom("CA", "*", gemmi.Element("C")) for ch in st[0] for r in ch)
+    b = np.array([a.b_iso for a in found if a is not None])      # the atoms calpha() read, in its order
+    return xyz, (b / 100 if b.min() >= 0 and b.max() <= 100 else None)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -104,20 +108,11 @@ def main(args: argparse.Namespace) -> int:
     from ..templates.pipeline import RerankConfig, rerank_map
     config = RerankConfig(shuffles=args.shuffles, top=args.top, weights=args.weights, device=args.device)
     ranking = rerank_map(m, args.resolution, sequence, pool, args.out, ca, values, config, progress=True)
-    print(format_ranking(ranking.table, 10))
+    from ..templates.rerank import ranking_text
+    print(ranking_text(ranking.table, "rank", 10))
     print(f"wrote {Path(args.out) / 'ranking.csv'} ({len(ranking.table)} templates) and "
           f"{min(args.top, len(ranking.placed))} placed templates under {Path(args.out) / 'placed'}")
     if ranking.table and ranking.table[0]["crscore"] < 0.5:
         print("WARNING: no template reaches CRscore 0.5 (the seed's 'good' template): none matches the "
               "predicted C-alphas well", file=sys.stderr)
     return 0
-
-
-def format_ranking(table: list[dict], rows: int) -> str:
-    """The first ``rows`` of the ranking as text."""
-    lines = [f"{'rank':>4} {'template':24s} {'chain':5s} {'ident':>5} {'z':>6} {'seq':>4} {'CRscore':>7} {'density':>7}"]
-    for r in table[:rows]:
-        dens = "n/a" if r["density"] is None else f"{r['density']:.3f}"
-        lines.append(f"{r['rank']:4d} {r['template'][:24]:24s} {r['chain']:5s} {r['identity']:5.2f} "
-                     f"{r['zscore']:6.1f} {r['rank_sequence']:4d} {r['crscore']:7.3f} {dens:>7}")
-    return "\n".join(lines)

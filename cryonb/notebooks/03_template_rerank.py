@@ -63,7 +63,8 @@ from cryonb.io import calpha, read_map, read_model
 from cryonb.notebook_runs import interactive_run_dir
 from cryonb.sequence import Sequence, read_fasta
 from cryonb.templates import align, read_pool
-from cryonb.templates.figures import plot_rerank, ranking_text, top_tm
+from cryonb.templates.figures import plot_rerank, top_tm
+from cryonb.templates.rerank import ranking_text
 from cryonb.templates.pipeline import RerankConfig, rerank_map
 from cryonb.templates.tmscore import template_tm_score
 from cryonb.trace.pipeline import trace_map, trace_rows

@@ -32,9 +32,9 @@ def residue_sigma(resolution: float) -> float:
     return float(np.hypot(resolution / (np.pi * np.sqrt(2.0)), RESIDUE_SIGMA))
 
 
-def _voxels_near(m: Map, xyz: np.ndarray, radius: float) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
-    """Voxel indices (z, y, x arrays), their centres (V, 3) Å and their distance (V,) to the nearest
-    atom, for the voxels within ``radius`` Å of any atom of ``xyz`` (N, 3) and inside the box."""
+def _voxels_near(m: Map, xyz: np.ndarray, radius: float) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Voxel indices (z, y, x arrays) and centres (V, 3) Å of the voxels within ``radius`` Å of any
+    atom of ``xyz`` (N, 3) and inside the box."""
     from scipy.spatial import cKDTree
     shape = np.array(m.shape[::-1])
     lo = np.clip(np.floor(m.xyz_to_index(xyz.min(0) - radius)).astype(int), 0, shape - 1)
@@ -44,19 +44,23 @@ def _voxels_near(m: Map, xyz: np.ndarray, radius: float) -> tuple[tuple[np.ndarr
     centres = m.origin + np.stack([ix, iy, iz], 1) * m.voxel_size
     dist, _ = cKDTree(xyz).query(centres, distance_upper_bound=radius)
     keep = np.isfinite(dist)
-    return (iz[keep], iy[keep], ix[keep]), centres[keep], dist[keep]
+    return (iz[keep], iy[keep], ix[keep]), centres[keep]
+
+
+def _density_at(centres: np.ndarray, xyz: np.ndarray, sigma: float) -> np.ndarray:
+    """Sum of the Gaussians (width ``sigma`` Å, cut at 3 sigma) of atoms ``xyz`` at points ``centres`` (V, 3)."""
+    from scipy.spatial import cKDTree
+    pairs = cKDTree(centres).sparse_distance_matrix(cKDTree(xyz), 3 * sigma, output_type="coo_matrix")
+    return np.bincount(pairs.row, np.exp(-0.5 * (pairs.data / sigma) ** 2), minlength=len(centres))
 
 
 def model_density(m: Map, xyz: np.ndarray, resolution: float) -> np.ndarray:
     """The C-alpha model's density on the grid of ``m`` (same shape), zero beyond 3 sigma."""
-    from scipy.spatial import cKDTree
     xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
     sigma = residue_sigma(resolution)
     out = np.zeros(m.shape, np.float32)
-    index, centres, _ = _voxels_near(m, xyz, 3 * sigma)
-    pairs = cKDTree(centres).sparse_distance_matrix(cKDTree(xyz), 3 * sigma, output_type="coo_matrix")
-    values = np.bincount(pairs.row, np.exp(-0.5 * (pairs.data / sigma) ** 2), minlength=len(centres))
-    out[index] = values
+    index, centres = _voxels_near(m, xyz, 3 * sigma)
+    out[index] = _density_at(centres, xyz, sigma)
     return out
 
 
@@ -70,10 +74,10 @@ def density_correlation(m: Map, xyz: np.ndarray, resolution: float, mask_radius:
     xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
     radius = 2 * residue_sigma(resolution) if mask_radius is None else mask_radius
     mask_atoms = xyz if region is None else np.vstack([xyz, np.asarray(region, dtype=np.float64).reshape(-1, 3)])
-    index, _, _ = _voxels_near(m, mask_atoms, radius)
+    index, centres = _voxels_near(m, mask_atoms, radius)
     if len(index[0]) < 10:
         return float("nan")
-    model = model_density(m, xyz, resolution)[index].astype(np.float64)
+    model = _density_at(centres, xyz, residue_sigma(resolution))
     data = m.data[index].astype(np.float64)
     model -= model.mean()
     data -= data.mean()

@@ -1,24 +1,10 @@
-"""Notebook 03's figures and tables: the ranking before and after, CRscore against TM-score."""
+"""Notebook 03's figures: the ranking before and after, CRscore against TM-score."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 ORDERS = {"sequence (z-score)": "rank_sequence", "CRscore (rerank)": "rank", "density correlation": "rank_density"}
-
-
-def ranking_text(table: list[dict], by: str = "rank", rows: int = 10, tm: dict | None = None) -> str:
-    """The first ``rows`` templates ordered by ranking column ``by``, as a fixed-width table; with
-    ``tm`` ((template, chain) -> TM-score to the target) a TM column."""
-    order = sorted((r for r in table if r.get(by) is not None), key=lambda r: r[by])[:rows]
-    head = f"{by:>13} {'template':22s} {'ch':3s} {'ident':>5} {'z':>6} {'CRscore':>7} {'density':>7}"
-    lines = [head + ("  TM" if tm else "")]
-    for r in order:
-        dens = "n/a" if r["density"] is None else f"{r['density']:.3f}"
-        line = (f"{r[by]:13d} {r['template'][:22]:22s} {r['chain'][:3]:3s} {r['identity']:5.2f} {r['zscore']:6.1f} "
-                f"{r['crscore']:7.3f} {dens:>7}")
-        lines.append(line + (f"  {tm[(r['template'], r['chain'])]:.3f}" if tm else ""))
-    return "\n".join(lines)
 
 
 def top_tm(table: list[dict], tm: dict, by: str, k: int) -> float:

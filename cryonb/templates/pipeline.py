@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import csv
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -21,12 +20,12 @@ from pathlib import Path
 import gemmi
 import numpy as np
 
-from ..atomic import atomic_path
 from ..cnn.predict import calphas_or_predicted, write_calphas
 from ..io import read_model, write_model
 from ..maps import Map
 from ..runs import finish_run, recorded
 from ..sequence import Sequence
+from ..tables import write_table
 from .align import SHUFFLES
 from .pool import Pool, Template
 from .rerank import Placed, Ranking, rerank
@@ -88,17 +87,7 @@ def ranking_metrics(ranking: Ranking, skipped: int) -> dict:
 
 def write_ranking(table: list[dict], path: Path, columns: list[str] = COLUMNS) -> None:
     """``ranking.csv``: ``columns`` (default :data:`COLUMNS`), floats to 4 decimals, empty for none."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, columns, extrasaction="ignore")
-        w.writeheader()
-        for row in table:
-            w.writerow({k: _cell(row.get(k)) for k in columns})
-
-
-def _cell(v):
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return ""
-    return f"{v:.4f}" if isinstance(v, float) else v
+    write_table(table, path, columns)
 
 
 def write_placed(ranking: Ranking, templates: dict[tuple[str, str], Template], folder: Path, top: int) -> None:

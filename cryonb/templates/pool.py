@@ -20,7 +20,7 @@ import gemmi
 import numpy as np
 
 from ..errors import CryonbError, InputFileError
-from ..io import model_format, read_model
+from ..io import is_model_file_name, read_model
 
 MIN_RESIDUES = 20
 
@@ -80,14 +80,7 @@ def model_files(folder: str | os.PathLike) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise InputFileError(root, "is not a folder of template models")
-    files = []
-    for p in sorted(root.iterdir()):
-        try:
-            model_format(str(p))
-        except CryonbError:
-            continue
-        files.append(p)
-    return files
+    return [p for p in sorted(root.iterdir()) if is_model_file_name(p)]
 
 
 def read_pool(folder: str | os.PathLike, min_residues: int = MIN_RESIDUES) -> Pool:

@@ -39,9 +39,10 @@ import numpy as np
 import parasail
 
 from ..errors import CryonbError, InputFileError, ModelError
-from ..io import charmm_to_pdb_names, is_charmm, model_format, read_model
+from ..io import charmm_to_pdb_names, is_charmm, is_model_file_name, read_model
 from .align import align, aligned_pairs
 from ..data.sources import _download_sdist, cache_dir, installed_package_dir
+from ..sequence import ONE_LETTER, THREE_LETTER
 
 MIN_RESIDUES = 30
 COPY_IDENTITY = 0.98       # two chains this identical over COPY_COVERAGE of the shorter are one protein
@@ -61,10 +62,7 @@ SOURCE_COLUMNS = ["source", "package", "version", "licence", "status", "files", 
 
 RENAMED = {"MSE": "MET", "HSD": "HIS", "HSE": "HIS", "HSP": "HIS", "HID": "HIS", "HIE": "HIS",
            "HIP": "HIS", "CYX": "CYS", "CYM": "CYS", "ASH": "ASP", "GLH": "GLU", "LYN": "LYS"}
-STANDARD = {"ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E",
-            "GLY": "G", "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F",
-            "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V"}
-THREE = {v: k for k, v in STANDARD.items()}
+STANDARD, THREE = ONE_LETTER, THREE_LETTER   # residue name <-> one-letter code (cryonb.sequence)
 BIO3D_FAMILIES = {"kinesin": "kinesin", "transducin": "G-alpha"}   # R object -> family name
 KNOWN_FAMILIES = {   # "<entry>_<chain>" of a member -> the family's name
     "2GTL_A": "globin", "2GTL_M": "LDL-receptor class A (2GTL linkers)", "1BD2_D": "TCR / Ig V",
@@ -223,17 +221,9 @@ def source_files(root: Path, folders: tuple[str, ...]) -> list[Path]:
         if not base.is_dir():
             continue
         for p in sorted(base.rglob("*")):
-            if p.is_file() and (_is_model_name(p) or (p.name == "Rdata.rdb" and p.with_suffix(".rdx").exists())):
+            if p.is_file() and (is_model_file_name(p) or (p.name == "Rdata.rdb" and p.with_suffix(".rdx").exists())):
                 out.append(p)
     return out
-
-
-def _is_model_name(path: Path) -> bool:
-    try:
-        model_format(str(path))
-    except CryonbError:
-        return False
-    return True
 
 
 def read_source(src: PoolSource, root: Path) -> SourceReport:

@@ -112,3 +112,17 @@ def _ranks(rows: list[dict], key: str, name: str) -> None:
 def _finite(value) -> float:
     """``value`` as a float for sorting; None and NaN as -inf."""
     return float(value) if value is not None and np.isfinite(value) else -np.inf
+
+
+def ranking_text(table: list[dict], by: str = "rank", rows: int = 10, tm: dict | None = None) -> str:
+    """The first ``rows`` templates ordered by ranking column ``by``, as a fixed-width table; with
+    ``tm`` ((template, chain) -> TM-score to the target) a TM column. "seq" is the sequence rank."""
+    order = sorted((r for r in table if r.get(by) is not None), key=lambda r: r[by])[:rows]
+    head = f"{by:>13} {'template':22s} {'ch':3s} {'ident':>5} {'z':>6} {'seq':>4} {'CRscore':>7} {'density':>7}"
+    lines = [head + ("  TM" if tm else "")]
+    for r in order:
+        dens = "n/a" if r["density"] is None else f"{r['density']:.3f}"
+        line = (f"{r[by]:13d} {r['template'][:22]:22s} {r['chain'][:3]:3s} {r['identity']:5.2f} {r['zscore']:6.1f} "
+                f"{r['rank_sequence']:4d} {r['crscore']:7.3f} {dens:>7}")
+        lines.append(line + (f"  {tm[(r['template'], r['chain'])]:.3f}" if tm else ""))
+    return "\n".join(lines)

@@ -13,7 +13,6 @@ the run record of :mod:`cryonb.runs`, pipeline "trace"):
 """
 from __future__ import annotations
 
-import csv
 import os
 import time
 from dataclasses import asdict
@@ -21,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
 from ..cnn.predict import calphas_or_predicted, write_calphas
 from ..io import write_model
 from ..maps import Map
 from ..runs import finish_run, recorded
 from ..sequence import Sequence
+from ..tables import write_table
 from .traces import TraceConfig, TraceResult, build_traces, chain_names, trace_structure
 
 COLUMNS = ["chain", "atoms", "first_residue", "last_residue", "threaded", "direction_score", "score", "margin"]
@@ -85,9 +84,4 @@ def trace_metrics(rows: list[dict], atoms: int, length: int) -> dict:
 
 def write_trace_table(rows: list[dict], path: Path) -> None:
     """``traces.csv``: :data:`COLUMNS`, floats to 4 decimals, empty for none."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if v is None or (isinstance(v, float) and not np.isfinite(v))
-                            else f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_table(rows, path, COLUMNS)

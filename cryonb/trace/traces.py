@@ -15,6 +15,7 @@ import numpy as np
 
 from ..io import calpha_model
 from ..maps import Map
+from ..sequence import THREE_LETTER
 from .align import JUMP, SKIP, emissions, pieces, step_costs, viterbi
 from .connect import CUTOFFS, join_fragments, paths, vote_links
 from .direction import direction_score
@@ -215,9 +216,4 @@ def _insertions(numbers: np.ndarray) -> list[tuple[int, str]]:
 
 def _three(letter: str) -> str:
     """Three-letter residue name of a one-letter code (UNK when unknown)."""
-    return _THREE.get(letter.upper(), "UNK")
-
-
-_THREE = {"A": "ALA", "R": "ARG", "N": "ASN", "D": "ASP", "C": "CYS", "Q": "GLN", "E": "GLU", "G": "GLY",
-          "H": "HIS", "I": "ILE", "L": "LEU", "K": "LYS", "M": "MET", "F": "PHE", "P": "PRO", "S": "SER",
-          "T": "THR", "W": "TRP", "Y": "TYR", "V": "VAL"}
+    return THREE_LETTER.get(letter.upper(), "UNK")
