@@ -27,15 +27,22 @@ from ..superpose import kabsch
 def tm_score(model: np.ndarray, target: np.ndarray, length: int | None = None, iterations: int = 20) -> float:
     """TM-score of paired C-alphas ``model`` (P, 3) and ``target`` (P, 3) Å, normalised by
     ``length`` (default P: the target's residue count when every target residue is paired)."""
+    return tm_superposition(model, target, length, iterations)[0]
+
+
+def tm_superposition(model: np.ndarray, target: np.ndarray, length: int | None = None,
+                     iterations: int = 20) -> tuple[float, np.ndarray, np.ndarray]:
+    """(TM-score, R (3, 3), t (3,)) of paired C-alphas: ``model @ R.T + t`` is the superposition on
+    ``target`` that gives the score (identity and zero when fewer than 3 pairs)."""
     model = np.asarray(model, dtype=np.float64).reshape(-1, 3)
     target = np.asarray(target, dtype=np.float64).reshape(-1, 3)
     n = len(model)
     length = n if length is None else int(length)
+    best = (0.0, np.eye(3), np.zeros(3))
     if n < 3 or length < 1:
-        return 0.0
+        return best
     d0 = tm_d0(length)
     search = float(np.clip(d0, 4.5, 8.0))
-    best = 0.0
     for seed in _seeds(n):
         sel = seed
         for _ in range(iterations):
@@ -43,7 +50,9 @@ def tm_score(model: np.ndarray, target: np.ndarray, length: int | None = None, i
                 break
             r, t = kabsch(model[sel], target[sel])
             d = np.linalg.norm(model @ r.T + t - target, axis=1)
-            best = max(best, float((1.0 / (1.0 + (d / d0) ** 2)).sum() / length))
+            score = float((1.0 / (1.0 + (d / d0) ** 2)).sum() / length)
+            if score > best[0]:
+                best = (score, r, t)
             new = d < search
             if new.sum() < 3:
                 new = d <= np.sort(d)[2]
