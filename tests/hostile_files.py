@@ -189,6 +189,21 @@ def _sequences_and_pools(d: Path, model) -> None:
     _put(junk, "garbage.pdb", "this is not a coordinate file\n")
     _put(junk, "waters.pdb", _hetatm([("HOH", "O", "O")] * 5))
     io.write_model(_first_residues(model, 8), d / "ca_few.pdb")
+    _rerank_folders(d, model)
+
+
+def _rerank_folders(d: Path, model) -> None:
+    """A rerank run folder as `cryonb rerank` writes it (good_rerank) and damaged ones for assemble."""
+    head = "rank,template,chain,crscore,placed\n"
+    for name, row, placed in [("good_rerank", "1,good,A,0.8,placed/01_good_A.cif", True),
+                              ("rerank_placed_missing", "1,good,A,0.8,placed/01_good_A.cif", False),
+                              ("rerank_nothing_placed", "1,good,A,0.8,", False)]:
+        folder = d / name
+        (folder / "placed").mkdir(parents=True)
+        _put(folder, "ranking.csv", head + row + "\n")
+        if placed:
+            io.write_model(model, folder / "placed" / "01_good_A.cif")
+        io.write_model(model, folder / "predicted_ca.cif")
 
 
 def _first_residues(model, n: int):

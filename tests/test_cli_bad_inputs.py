@@ -34,6 +34,7 @@ P = "predict-ca --map {in}/good.mrc --resolution 6 --length 214 --out {out}/ca.p
 PL = "place --model {in}/good.pdb --map {in}/good.mrc --resolution 6 --out {out}/p.cif"
 RR = "rerank --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --templates {in}/pool --out {out}/rr"
 TR = "trace --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --out {out}/tr"
+AS = "assemble --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --rerank {in}/good_rerank --out {out}/as"
 BAD_FASTA = [("no_such.fasta", "no such sequence file"), ("empty.fasta", "empty FASTA"), ("two.fasta", "2 sequences"),
              ("dna.fasta", "nucleotide"), ("bad_letter.fasta", "line 2, column 31"), ("short.fasta", "at least 10"),
              ("header_only.fasta", "no residues"), ("binary.fasta", "FASTA text"), ("folder.mrc", "is not a file")]
@@ -248,6 +249,22 @@ CASES = [
     ("trace-ca-garbage", TR + " --ca {in}/garbage.pdb", ["garbage.pdb", "no atoms"]),
     ("trace-out-is-file", TR.replace("{out}/tr", "{in}/good.pdb"), ["good.pdb", "is a file"]),
     ("trace-threads-0", TR + " --threads 0", ["--threads", "> 0"]),
+    # assemble
+    *[(f"assemble-sequence-{f}", AS.replace("good.fasta", f), [f, why]) for f, why in BAD_FASTA[1:4]],
+    *_maps(AS, "{in}/good.mrc", BAD_MAPS[:3] + FLAT_MAPS[:1], "assemble"),
+    ("assemble-rerank-not-a-run", AS.replace("{in}/good_rerank", "{in}/pool"), ["pool", "no ranking.csv"]),
+    ("assemble-rerank-missing", AS.replace("{in}/good_rerank", "{in}/no_rerank"), ["no_rerank", "no ranking.csv"]),
+    ("assemble-placed-missing", AS.replace("good_rerank", "rerank_placed_missing"),
+     ["ranking.csv", "01_good_A.cif", "missing"]),
+    ("assemble-nothing-placed", AS.replace("good_rerank", "rerank_nothing_placed"),
+     ["rerank_nothing_placed", "nothing to assemble"]),
+    ("assemble-traces-missing", AS + " --traces {in}/no_such.cif", ["no_such.cif", "does not exist"]),
+    ("assemble-traces-garbage", AS + " --traces {in}/garbage.pdb", ["garbage.pdb", "no atoms"]),
+    ("assemble-out-is-file", AS.replace("{out}/as", "{in}/good.pdb"), ["good.pdb", "is a file"]),
+    ("assemble-out-is-rerank", AS.replace("{out}/as", "{in}/good_rerank"), ["good_rerank", "names an input"]),
+    ("assemble-steps-0", AS + " --steps 0", ["--steps", "> 0"]),
+    ("assemble-replicas-0", AS + " --replicas 0", ["--replicas", "> 0"]),
+    ("assemble-resolution-nan", AS.replace("resolution 6", "resolution nan"), ["--resolution", "> 0"]),
     # notebook
     ("notebook-unknown", "notebook 99_nothing --runs-root {out}", ["99_nothing", "unknown notebook"]),
     ("notebook-run-escapes", "notebook 00_quickstart --run ../../escape --runs-root {out}", ["--run", "plain folder name"]),
@@ -399,4 +416,4 @@ def test_every_command_has_its_share_of_cases():
         per_command[cmd.split()[0]] = per_command.get(cmd.split()[0], 0) + 1
     assert len(CASES) >= 150 and set(per_command) == {"simulate", "fsc", "validate", "refine-geometry", "refine",
                                                       "series", "predict-ca", "notebook", "place", "rerank",
-                                                      "trace"}, per_command
+                                                      "trace", "assemble"}, per_command

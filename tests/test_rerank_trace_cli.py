@@ -1,9 +1,10 @@
-"""`cryonb rerank` and `cryonb trace` end to end on a simulated AdK closed map with the shipped network.
+"""`cryonb rerank`, `cryonb trace` and `cryonb assemble` end to end on a simulated AdK closed map with the shipped network.
 
 The pool holds AdK open (same sequence, a hinge motion away) and two unrelated corpus chains; the
 map is AdK closed at 4 Å with noise. Checked: the outputs and run records, AdK open ranked first by
 CRscore and by density, its placed chain (all atoms) on AdK closed's core, the traces covering the
-predicted atoms once each, and no input changed.
+predicted atoms once each, the assembled model closer to AdK closed than the placed template it
+started from, its scores and run record, and no input changed.
 """
 import csv
 import hashlib
@@ -86,6 +87,38 @@ def test_trace_covers_every_predicted_atom_once_and_threads_the_long_traces(case
     names = {res.name for ch in traces[0] for res in ch}
     assert names - {"UNK"} and names <= set(["UNK"]) | {res.name for res in case["closed"][0][0]}
     assert json.loads((d / "status.json").read_text())["state"] == "ok"
+
+
+@pytest.fixture(scope="module")
+def assembled(case):
+    d = case["dir"]
+    before = _digest(d / "rr")
+    rc = main(["assemble", "--map", str(d / "map.mrc"), "--resolution", "4", "--sequence", str(d / "adk.fasta"),
+               "--rerank", str(d / "rr"), "--traces", str(d / "tr" / "traces.cif"), "--out", str(d / "as"),
+               "--replicas", "6", "--steps", "2500"])
+    return {"rc": rc, "dir": d / "as", "rerank_before": before}
+
+
+def test_assemble_moves_the_template_towards_the_map_and_scores_the_models(case, assembled):
+    from cryonb.templates.tmscore import tm_score
+    d = assembled["dir"]
+    assert assembled["rc"] == 0
+    rows = _rows(d / "models.csv")
+    assert 1 <= len(rows) <= 5 and [r["model"] for r in rows] == [str(k + 1) for k in range(len(rows))]
+    sizes = [int(r["cluster_size"]) for r in rows]
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(0.18 <= float(r["etm"]) <= 1.0 for r in rows)
+    model = read_model(d / "model_1.cif")
+    _, xyz = calpha(model)
+    _, truth = calpha(case["closed"])
+    _, start = calpha(read_model(case["dir"] / "rr" / "placed" / "01_adk_open_A.cif"))
+    assert len(xyz) == 214 and [r.name for r in model[0][0]][:3] == [r.name for r in case["closed"][0][0]][:3]
+    assert tm_score(xyz, truth) > tm_score(start, truth) + 0.03
+    local = _rows(d / "local.csv")
+    assert len(local) == 214 * len(rows)
+    status = json.loads((d / "status.json").read_text())
+    assert status["state"] == "ok" and (d / "remc.npz").is_file()
+    assert _digest(case["dir"] / "rr") == assembled["rerank_before"]
 
 
 def test_no_input_changed(case):

@@ -120,3 +120,26 @@ def lock_run_folder(out: Path) -> None:
         raise CryonbError(out, "another cryonb run is writing into this folder; wait for it to end "
                                "or choose another folder") from None
     _LOCKS[key] = fd
+
+
+def check_new_run_folder(out: Path, out_option: str, inputs: tuple) -> None:
+    """CryonbError when the run folder ``out`` names one of the ``inputs`` (paths or None), is a
+    file, or cannot be written."""
+    for given in inputs:
+        if given and Path(given).resolve() == out.resolve():
+            raise CryonbError(out_option, "--out names an input; give a new folder for the run")
+    if out.exists() and not out.is_dir():
+        raise CryonbError(out_option, "is a file; --out takes a folder")
+    check_folder_writable(out)
+
+
+def read_map_and_sequence(map_path: str, sequence_path: str, resolution: float):
+    """(map, sequence): the checked map (density, resolution within Nyquist) and the FASTA's one chain."""
+    from ..io import read_map
+    from ..maps import check_resolution, require_density
+    from ..sequence import read_fasta
+    sequence = read_fasta(sequence_path)
+    m = read_map(map_path)
+    check_resolution(m, resolution)
+    require_density(m)
+    return m, sequence

@@ -22,9 +22,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CryonbError
-from ..io import read_map
-from ..maps import check_resolution, require_density
-from . import check_folder_writable, check_positive, lock_run_folder, read_first_model
+from . import check_new_run_folder, check_positive, lock_run_folder, read_first_model, read_map_and_sequence
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -52,19 +50,10 @@ def add_query_args(p: argparse.ArgumentParser) -> None:
 def read_query(args: argparse.Namespace, inputs: tuple = ()):
     """Checked map, sequence and optional C-alphas (xyz, probabilities) of the shared options;
     the run folder locked. CryonbError naming the option or file for anything wrong."""
-    from ..sequence import read_fasta
     check_positive(resolution=args.resolution, threads=args.threads)
     out = Path(args.out)
-    for given in (args.map, args.sequence, args.ca, *inputs):
-        if given and Path(given).resolve() == out.resolve():
-            raise CryonbError(args.out, "--out names an input; give a new folder for the run")
-    if out.exists() and not out.is_dir():
-        raise CryonbError(args.out, "is a file; --out takes a folder")
-    check_folder_writable(out)
-    sequence = read_fasta(args.sequence)
-    m = read_map(args.map)
-    check_resolution(m, args.resolution)
-    require_density(m)
+    check_new_run_folder(out, args.out, (args.map, args.sequence, args.ca, *inputs))
+    m, sequence = read_map_and_sequence(args.map, args.sequence, args.resolution)
     ca = values = None
     if not args.ca:
         from .predict_ca import check_length
