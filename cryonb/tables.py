@@ -1,4 +1,4 @@
-"""CSV tables a run writes (ranking.csv, traces.csv): one cell format, written atomically.
+"""CSV tables a run writes (ranking.csv, traces.csv, models.csv): one cell format, written atomically.
 
 >>> table_cell(0.123456), table_cell(None), table_cell(float("nan")), table_cell(3)
 ('0.1235', '', '', 3)
@@ -26,3 +26,9 @@ def write_table(rows: list[dict], path: str | os.PathLike, columns: list[str]) -
         w.writeheader()
         for row in rows:
             w.writerow({k: table_cell(row.get(k)) for k in columns})
+
+
+def read_table(path: str | os.PathLike) -> list[dict]:
+    """The rows of a CSV table written by :func:`write_table`, as dicts of strings."""
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))

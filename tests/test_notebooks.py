@@ -27,6 +27,7 @@ SMALL = {
     "02_cnn_training": {"epochs": 1, "steps_per_epoch": 3, "patch": 32, "width": 8, "blocks": 2, "threads": 1,
                         "resolutions": [3.0, 8.0], "structures": ["adk_closed", "1dx5I"], "view_resolution": 8.0},
     "03_template_rerank": {"example_templates": 8, "shuffles": 20, "threads": 1},
+    "04_assembly": {"example_templates": 4, "shuffles": 10, "threads": 1, "replicas": 6, "steps": 1500},
     "05_single_refinement": {"resolution": 8.0, "iterations": 10, "polish_steps": 50, "n_orientations": 16,
                              "threads": 1},
     "06_series_refinement": {"n_maps": 3, "voxel_size": 2.0, "iterations": 6, "patch_iterations": 6,
@@ -43,11 +44,26 @@ def test_every_notebook_has_small_parameters():
     assert set(list_notebooks()) <= set(SMALL), "add small parameters for every new notebook"
 
 
+_EXECUTED: dict = {}
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The executed copy of a notebook run once with its SMALL parameters (run "ci"); the output
+    tests below read the same run instead of executing the notebook a second time."""
+    def run(name):
+        if name not in _EXECUTED:
+            _EXECUTED[name] = execute_notebook(name, SMALL[name], run_name="ci",
+                                               runs_root=tmp_path_factory.mktemp(name))
+        return _EXECUTED[name]
+    return run
+
+
 @pytest.mark.notebook
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_notebook_runs(tmp_path, name):
-    out = execute_notebook(name, SMALL[name], run_name="ci", runs_root=tmp_path)
+def test_notebook_runs(executed, name):
+    out = executed(name)
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
@@ -105,13 +121,12 @@ def test_quickstart_outputs(tmp_path, monkeypatch):
     assert record.ok and record.config["pipeline"] == "simulate" and record.config["config"]["resolution"] == 6.0
 
 
-def test_series_notebook_outputs(tmp_path):
+def test_series_notebook_outputs(executed):
     import csv
 
     import gemmi
-    out = execute_notebook("06_series_refinement", {**SMALL["06_series_refinement"], "show_3d": False},
-                           run_name="check", runs_root=tmp_path)
-    run = out.parent
+    assert SMALL["06_series_refinement"]["show_3d"] is False
+    run = executed("06_series_refinement").parent
     # 4 latents evenly along [0, 1] snapped to DIMS frames (0, 32, 65, 97) and the 3 maps' (0, 48, 97)
     rows = list(csv.DictReader(open(run / "frames.csv")))
     assert [int(round(float(r["latent_0"]) * 97)) for r in rows] == [0, 32, 48, 65, 97]
@@ -133,12 +148,10 @@ def test_series_notebook_outputs(tmp_path):
     assert (run / "summary.txt").read_text().startswith("series of 5 models from 3 maps")
 
 
-def test_cnn_notebook_outputs(tmp_path):
+def test_cnn_notebook_outputs(executed):
     import gemmi
 
-    out = execute_notebook("02_cnn_training", {**SMALL["02_cnn_training"], "show_3d": False},
-                           run_name="check", runs_root=tmp_path)
-    run = out.parent
+    run = executed("02_cnn_training").parent
     record = load_run(run)
     metrics = json.loads((run / "scores.json").read_text())
     assert record.ok and record.metrics["epochs"] == 1 and record.metrics["n_parameters"] > 0

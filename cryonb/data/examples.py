@@ -46,3 +46,20 @@ def example_map(model: gemmi.Structure, resolution: float, seed: int = 0, voxel_
     from .other_simulators import simulate_other
     grid = box_around_points(model_xyz(model), voxel_size, padding=10.0)
     return simulate_other(model, grid, resolution, "gemmi", seed=seed)
+
+
+def map_and_query(map_path: str | os.PathLike | None, resolution: float, sequence_path: str | os.PathLike | None,
+                  seed: int = 0):
+    """(map, its label, query sequence) as notebooks 03 and 04 take them: the user's MRC and FASTA
+    files, or the example for None (AdK closed simulated as an experimental map at ``resolution``
+    Å by :func:`example_map`; AdK's sequence)."""
+    from ..io import read_map
+    from ..sequence import Sequence, read_fasta
+    from ..trace.thread import structure_sequence
+    if map_path is None:
+        m = example_map(load_model("adk_closed"), resolution, seed=seed)
+        label = f"example: AdK closed, simulated at {resolution:g} Å"
+    else:
+        m, label = read_map(map_path), os.fspath(map_path)
+    query = read_fasta(sequence_path) if sequence_path else Sequence("adk", structure_sequence(load_model("adk_closed")))
+    return m, label, query

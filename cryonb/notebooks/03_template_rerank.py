@@ -58,28 +58,21 @@ import numpy as np
 import torch
 from cryonb import runs, viz
 from cryonb.cnn.predict import calphas_or_predicted
-from cryonb.data.examples import example_map, example_template_folder, load_model
-from cryonb.io import calpha, read_map, read_model
+from cryonb.data.examples import example_template_folder, load_model, map_and_query
+from cryonb.io import calpha, read_model
 from cryonb.notebook_runs import interactive_run_dir
-from cryonb.sequence import Sequence, read_fasta
 from cryonb.templates import align, read_pool
 from cryonb.templates.figures import plot_rerank, top_tm
 from cryonb.templates.rerank import ranking_text
 from cryonb.templates.pipeline import RerankConfig, rerank_map
 from cryonb.templates.tmscore import template_tm_score
 from cryonb.trace.pipeline import trace_map, trace_rows
-from cryonb.trace.thread import structure_sequence
 
 run = runs.run_folder(run_dir or interactive_run_dir("03_template_rerank"))
 if threads:
     torch.set_num_threads(threads)
 truth = load_model(target) if target else None
-if map is None:
-    m = example_map(load_model("adk_closed"), resolution, seed=seed)
-    map_label = f"example: AdK closed, simulated at {resolution:g} Å"
-else:
-    m, map_label = read_map(map), map
-query = read_fasta(sequence) if sequence else Sequence("adk", structure_sequence(load_model("adk_closed")))
+m, map_label, query = map_and_query(map, resolution, sequence, seed)
 folder = run / "templates" if templates == "example" else templates
 if templates == "example":
     example_template_folder(folder, example_templates)
