@@ -95,3 +95,17 @@ def _residues(path: Path, lines: list[tuple[int, str]]) -> str:
     if len(residues) < MIN_LENGTH:
         raise InputFileError(path, f"the sequence has {len(residues)} residues; at least {MIN_LENGTH} are needed")
     return residues
+
+
+def structure_sequence(st) -> str:
+    """One-letter sequence of model 1's residues with a C-alpha (a gemmi Structure), in chain
+    order, X for anything but the 20 amino acids; one letter per atom of :func:`cryonb.io.calpha`."""
+    import gemmi
+    out = []
+    for chain in st[0]:
+        for res in chain:
+            if res.find_atom("CA", "*", gemmi.Element("C")) is not None:
+                info = gemmi.find_tabulated_residue(res.name)
+                code = info.one_letter_code.upper() if info is not None else "X"
+                out.append(code if code in THREE_LETTER else "X")
+    return "".join(out)

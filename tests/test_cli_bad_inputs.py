@@ -264,6 +264,7 @@ CASES = [
     ("assemble-out-is-rerank", AS.replace("{out}/as", "{in}/good_rerank"), ["good_rerank", "names an input"]),
     ("assemble-steps-0", AS + " --steps 0", ["--steps", "> 0"]),
     ("assemble-replicas-0", AS + " --replicas 0", ["--replicas", "> 0"]),
+    ("assemble-geometry-steps-0", AS + " --geometry-steps 0", ["--geometry-steps", "> 0"]),
     ("assemble-resolution-nan", AS.replace("resolution 6", "resolution nan"), ["--resolution", "> 0"]),
     # notebook
     ("notebook-unknown", "notebook 99_nothing --runs-root {out}", ["99_nothing", "unknown notebook"]),

@@ -95,7 +95,7 @@ def assembled(case):
     before = _digest(d / "rr")
     rc = main(["assemble", "--map", str(d / "map.mrc"), "--resolution", "4", "--sequence", str(d / "adk.fasta"),
                "--rerank", str(d / "rr"), "--traces", str(d / "tr" / "traces.cif"), "--out", str(d / "as"),
-               "--replicas", "6", "--steps", "2500"])
+               "--replicas", "6", "--steps", "2500", "--geometry-steps", "30"])
     return {"rc": rc, "dir": d / "as", "rerank_before": before}
 
 
@@ -108,12 +108,16 @@ def test_assemble_moves_the_template_towards_the_map_and_scores_the_models(case,
     sizes = [int(r["cluster_size"]) for r in rows]
     assert sizes == sorted(sizes, reverse=True)
     assert all(0.18 <= float(r["etm"]) <= 1.0 for r in rows)
-    model = read_model(d / "model_1.cif")
+    model = read_model(d / "model_1_ca.cif")
     _, xyz = calpha(model)
     _, truth = calpha(case["closed"])
     _, start = calpha(read_model(case["dir"] / "rr" / "placed" / "01_adk_open_A.cif"))
     assert len(xyz) == 214 and [r.name for r in model[0][0]][:3] == [r.name for r in case["closed"][0][0]][:3]
     assert tm_score(xyz, truth) > tm_score(start, truth) + 0.03
+    full = read_model(d / "model_1.cif")                    # every atom, C-alphas kept in place
+    assert abs(full[0].count_atom_sites() - case["closed"][0].count_atom_sites()) <= 2
+    assert np.sqrt(((calpha(full)[1] - xyz) ** 2).sum(1).mean()) < 0.5
+    assert all(r["molprobity_score"] != "" and 0.0 < float(r["cc_mask"]) < 1.0 for r in rows)
     local = _rows(d / "local.csv")
     assert len(local) == 214 * len(rows)
     status = json.loads((d / "status.json").read_text())

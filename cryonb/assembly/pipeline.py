@@ -7,12 +7,16 @@ given, a trace run's ``traces.cif``, then writes into a run folder (the run reco
 
 ``remc.npz``
     The replica-exchange checkpoint (a rerun resumes from it) with decoys and energy traces.
-``model_N.cif``
+``model_N_ca.cif``
     C-alpha models 1-5, one per SPICKER cluster, largest first, each the cluster's combo after a
     short low-temperature polish (the seed's second round); B = 100 x local confidence.
+``model_N.cif``
+    The same with every atom (:mod:`.full_atom`: PULCHRA, then geometry-only refinement), B = 100 x
+    local confidence of the residue (when ``full_atom`` is on).
 ``models.csv``
     :data:`COLUMNS`: cluster size, mean RMSD to the combo, CRscore against the predicted C-alphas,
-    confidence, eTM-score, mean local PCC.
+    confidence, eTM-score, mean local PCC, energy, and of the full-atom model CC_mask, MolProbity
+    score, clashscore, Ramachandran outliers (%).
 ``local.csv``
     Per model and residue: local PCC and local confidence.
 """
@@ -34,11 +38,13 @@ from ..sequence import THREE_LETTER, Sequence
 from ..tables import write_table
 from .anchors import Anchor, complete, template_anchors, template_restraints, trace_anchor
 from .energy import Energy, Weights, cnn_lookup, em_lookup
+from .full_atom import full_atom_model
 from .quality import confidence, etm_scores, local_confidence, local_pcc, model_tm_matrix
 from .remc import RemcConfig, run_remc, summary
 from .spicker import spicker
 
-COLUMNS = ["model", "cluster_size", "mean_rmsd", "crscore", "confidence", "etm", "local_pcc", "energy"]
+COLUMNS = ["model", "cluster_size", "mean_rmsd", "crscore", "confidence", "etm", "local_pcc", "energy",
+           "cc_mask", "molprobity_score", "clashscore", "rama_outliers_pct"]
 
 
 @dataclass
@@ -55,6 +61,8 @@ class AssemblyConfig:
     weights: Weights = field(default_factory=Weights)
     remc: RemcConfig = field(default_factory=RemcConfig)
     polish_steps: int = 1000
+    full_atom: bool = True
+    geometry_steps: int = 200
     burn_in: float = 0.5
     seed: int = 0
 
@@ -114,13 +122,23 @@ def assemble_map(m: Map, resolution: float, sequence: Sequence, rerank_dir: str 
                       "cutoff": clusters.cutoff, "clusters": [c.size for c in clusters.clusters]})
         rows, lc = score_models(m, resolution, np.array(models), clusters, predicted, energy)
         for k, x in enumerate(models, start=1):
-            write_model(model_structure(x, query, lc[k - 1]), folder / f"model_{k}.cif")
+            write_model(model_structure(x, query, lc[k - 1]), folder / f"model_{k}_ca.cif")
+        t2 = time.perf_counter()
+        if cfg.full_atom:
+            for k, (x, row) in enumerate(zip(models, rows), start=1):
+                st = full_atom_model(x, query, cfg.geometry_steps).structure
+                set_b_factors(st, lc[k - 1])
+                write_model(st, folder / f"model_{k}.cif")
+                row.update(full_atom_scores(st, m, resolution))
+            steps.append({"name": "full_atom", "seconds": time.perf_counter() - t2,
+                          "geometry_steps": cfg.geometry_steps})
         write_table(rows, folder / "models.csv", COLUMNS)
         write_table([{"model": k + 1, "residue": i + 1, "local_pcc": row_p, "local_confidence": row_c}
                      for k in range(len(models)) for i, (row_p, row_c) in enumerate(zip(rows[k]["_lpcc"], lc[k]))],
                     folder / "local.csv", ["model", "residue", "local_pcc", "local_confidence"])
         metrics = {"models": len(models), "etm_1": rows[0]["etm"], "crscore_1": rows[0]["crscore"],
-                   "cluster_1": rows[0]["cluster_size"], "decoys": len(decoys)}
+                   "cluster_1": rows[0]["cluster_size"], "decoys": len(decoys),
+                   **{f"{k}_1": rows[0].get(k) for k in ("cc_mask", "molprobity_score", "clashscore")}}
         finish_run(folder, metrics, steps)
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
@@ -172,6 +190,24 @@ def score_models(m: Map, resolution: float, models: np.ndarray, clusters, predic
              "confidence": float(conf[k]), "etm": float(etm[k]), "local_pcc": float(np.nanmean(lpcc[k])),
              "energy": float(totals[k]), "_lpcc": lpcc[k]} for k in range(len(models))]
     return rows, lc
+
+
+def set_b_factors(st, values: np.ndarray) -> None:
+    """B-factor of every atom of residue i (model 1, chain order) = 100 x ``values[i]`` (0-999.99)."""
+    residues = [r for ch in st[0] for r in ch]
+    for res, v in zip(residues, values):
+        for atom in res:
+            atom.b_iso = float(np.clip(100.0 * np.nan_to_num(v), 0.0, 999.99))
+
+
+def full_atom_scores(st, m: Map, resolution: float) -> dict:
+    """CC_mask in ``m`` and the MolProbity score, clashscore and Ramachandran outliers (%) of a
+    full-atom model."""
+    from ..validation.map_fit import cc_mask
+    from ..validation.report import validate_model
+    s = validate_model(st).summary
+    return {"cc_mask": cc_mask(st, m, resolution), "molprobity_score": s.get("molprobity_score"),
+            "clashscore": s.get("clashscore"), "rama_outliers_pct": s.get("rama_outliers_pct")}
 
 
 def model_structure(xyz: np.ndarray, query: str, local_conf: np.ndarray):

@@ -9,10 +9,14 @@ clustered by SPICKER; each cluster's mean is relaxed and scored: CRscore against
 C-alphas, the seed's eTM-score, local PCC and local confidence. The run checkpoints (remc.npz)
 and resumes when run again with the same --out.
 
-Writes into the run folder OUT: model_1.cif .. model_5.cif (C-alpha models, largest cluster
-first, B = 100 x local confidence), models.csv (model, cluster_size, mean_rmsd, crscore,
-confidence, etm, local_pcc, energy), local.csv (model, residue, local_pcc, local_confidence) and
-the run record (config.json, status.json, metrics.json, steps.json).
+Each model is then given every atom (PULCHRA's backbone and side chains, C-alphas unmoved) and
+regularised by geometry-only refinement (--geometry-steps; --ca-only skips this).
+
+Writes into the run folder OUT: model_1.cif .. model_5.cif (full atom, largest cluster first,
+B = 100 x local confidence), model_N_ca.cif (the C-alpha models), models.csv (model,
+cluster_size, mean_rmsd, crscore, confidence, etm, local_pcc, energy, cc_mask, molprobity_score,
+clashscore, rama_outliers_pct), local.csv (model, residue, local_pcc, local_confidence) and the
+run record (config.json, status.json, metrics.json, steps.json).
 
 Example: cryonb assemble --map emd.mrc --resolution 4 --sequence query.fasta --rerank rerank/ --traces trace/traces.cif --out assembly/
 """
@@ -34,13 +38,16 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="run folder for the outputs")
     p.add_argument("--replicas", type=int, default=40, metavar="N", help="replicas (default 40, as the seed)")
     p.add_argument("--steps", type=int, default=20000, metavar="N", help="Monte Carlo steps per replica (default 20000)")
+    p.add_argument("--geometry-steps", type=int, default=200, metavar="N",
+                   help="geometry-only refinement iterations of each full-atom model (default 200)")
+    p.add_argument("--ca-only", action="store_true", help="write the C-alpha models only (no full atoms)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
 
 
 def main(args: argparse.Namespace) -> int:
     from ..assembly.pipeline import AssemblyConfig, assemble_map, read_inputs
     from ..assembly.remc import RemcConfig
-    check_positive(resolution=args.resolution, replicas=args.replicas, steps=args.steps)
+    check_positive(resolution=args.resolution, replicas=args.replicas, steps=args.steps, geometry_steps=args.geometry_steps)
     out = Path(args.out)
     check_new_run_folder(out, args.out, (args.map, args.sequence, args.rerank, args.traces))
     if not (Path(args.rerank) / "ranking.csv").is_file():
@@ -48,7 +55,8 @@ def main(args: argparse.Namespace) -> int:
     if args.traces and not Path(args.traces).is_file():
         raise CryonbError(args.traces, "--traces file does not exist")
     m, sequence = read_map_and_sequence(args.map, args.sequence, args.resolution)
-    config = AssemblyConfig(replicas=args.replicas, remc=RemcConfig(steps=args.steps, seed=args.seed), seed=args.seed)
+    config = AssemblyConfig(replicas=args.replicas, remc=RemcConfig(steps=args.steps, seed=args.seed), seed=args.seed,
+                            full_atom=not args.ca_only, geometry_steps=args.geometry_steps)
     inputs = read_inputs(args.rerank, sequence.residues, args.traces, config)
     lock_run_folder(out)
     rows = assemble_map(m, args.resolution, sequence, args.rerank, out, args.traces, config, progress=True,
@@ -56,7 +64,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"{len(rows)} models; model 1: cluster of {rows[0]['cluster_size']} decoys, eTM {rows[0]['etm']:.3f}, "
           f"CRscore {rows[0]['crscore']:.3f}")
     for r in rows:
-        print(f"  model_{r['model']}.cif: cluster {r['cluster_size']}, eTM {r['etm']:.3f}, CRscore {r['crscore']:.3f}, "
-              f"local PCC {r['local_pcc']:.3f}")
+        full = (f", CC_mask {r['cc_mask']:.3f}, MolProbity {r['molprobity_score']:.2f}, clashscore {r['clashscore']:.1f}"
+                if "cc_mask" in r else "")
+        print(f"  model_{r['model']}: cluster {r['cluster_size']}, eTM {r['etm']:.3f}, CRscore {r['crscore']:.3f}, "
+              f"local PCC {r['local_pcc']:.3f}{full}")
     print(f"wrote {out / 'models.csv'} and {out / 'local.csv'}")
     return 0

@@ -54,8 +54,7 @@ def map_and_query(map_path: str | os.PathLike | None, resolution: float, sequenc
     files, or the example for None (AdK closed simulated as an experimental map at ``resolution``
     Å by :func:`example_map`; AdK's sequence)."""
     from ..io import read_map
-    from ..sequence import Sequence, read_fasta
-    from ..trace.thread import structure_sequence
+    from ..sequence import Sequence, read_fasta, structure_sequence
     if map_path is None:
         m = example_map(load_model("adk_closed"), resolution, seed=seed)
         label = f"example: AdK closed, simulated at {resolution:g} Å"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gemmi
 import numpy as np
 
 from ..maps import Map
+from ..sequence import structure_sequence  # noqa: F401  (its home is cryonb.sequence; kept importable here)
 from .pseudo import cb_axes, sample_map
 
 # Side chains by one-letter code: heavy atoms beyond CA (C-beta included), and their centroid's
@@ -90,17 +90,6 @@ def _ring_gaussian(dz: np.ndarray, rho: np.ndarray, off: float, w2: float) -> np
     return np.exp(-(dz ** 2 + rho ** 2 + off ** 2) / (2 * w2) + x) * np.i0(x) * np.exp(-x)
 
 
-def structure_sequence(st: gemmi.Structure) -> str:
-    """One-letter sequence of model 1's residues with a C-alpha, in chain order (X: unknown),
-    one letter per atom of :func:`cryonb.io.calpha`."""
-    out = []
-    for chain in st[0]:
-        for res in chain:
-            if res.find_atom("CA", "*", gemmi.Element("C")) is not None:
-                info = gemmi.find_tabulated_residue(res.name)
-                code = info.one_letter_code.upper() if info is not None else "X"
-                out.append(code if code in SIDE_CHAINS else "X")
-    return "".join(out)
 
 
 def sequence_types(sequence: str) -> np.ndarray:
