@@ -15,7 +15,7 @@ from .data.sources import cache_dir
 from .errors import CryonbError
 
 COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "predict-ca",
-            "place", "rerank", "trace", "assemble"]
+            "place", "rerank", "trace", "assemble", "build"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ P = "predict-ca --map {in}/good.mrc --resolution 6 --length 214 --out {out}/ca.p
 PL = "place --model {in}/good.pdb --map {in}/good.mrc --resolution 6 --out {out}/p.cif"
 RR = "rerank --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --templates {in}/pool --out {out}/rr"
 TR = "trace --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --out {out}/tr"
+BU = "build --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --templates {in}/pool --out {out}/bu"
 AS = "assemble --map {in}/good.mrc --resolution 6 --sequence {in}/good.fasta --rerank {in}/good_rerank --out {out}/as"
 BAD_FASTA = [("no_such.fasta", "no such sequence file"), ("empty.fasta", "empty FASTA"), ("two.fasta", "2 sequences"),
              ("dna.fasta", "nucleotide"), ("bad_letter.fasta", "line 2, column 31"), ("short.fasta", "at least 10"),
@@ -266,6 +267,15 @@ CASES = [
     ("assemble-replicas-0", AS + " --replicas 0", ["--replicas", "> 0"]),
     ("assemble-geometry-steps-0", AS + " --geometry-steps 0", ["--geometry-steps", "> 0"]),
     ("assemble-resolution-nan", AS.replace("resolution 6", "resolution nan"), ["--resolution", "> 0"]),
+    # build
+    *[(f"build-sequence-{f}", BU.replace("good.fasta", f), [f, why]) for f, why in BAD_FASTA[3:5]],
+    *_maps(BU, "{in}/good.mrc", BAD_MAPS[3:5], "build"),
+    ("build-templates-missing", BU.replace("{in}/pool", "{in}/no_pool"), ["no_pool", "no such folder"]),
+    ("build-out-is-pool", BU.replace("{out}/bu", "{in}/pool"), ["pool", "names an input"]),
+    ("build-out-is-file", BU.replace("{out}/bu", "{in}/good.pdb"), ["good.pdb", "is a file"]),
+    ("build-steps-0", BU + " --steps 0", ["--steps", "> 0"]),
+    ("build-too-long-for-box", BU.replace("good.mrc", "tiny_box.mrc").replace("resolution 6", "resolution 4"),
+     ["tiny_box.mrc"]),
     # notebook
     ("notebook-unknown", "notebook 99_nothing --runs-root {out}", ["99_nothing", "unknown notebook"]),
     ("notebook-run-escapes", "notebook 00_quickstart --run ../../escape --runs-root {out}", ["--run", "plain folder name"]),
@@ -417,4 +427,4 @@ def test_every_command_has_its_share_of_cases():
         per_command[cmd.split()[0]] = per_command.get(cmd.split()[0], 0) + 1
     assert len(CASES) >= 150 and set(per_command) == {"simulate", "fsc", "validate", "refine-geometry", "refine",
                                                       "series", "predict-ca", "notebook", "place", "rerank",
-                                                      "trace", "assemble"}, per_command
+                                                      "trace", "assemble", "build"}, per_command

@@ -83,16 +83,22 @@ def _calphas(path: str):
     return xyz, (b / 100 if b.min() >= 0 and b.max() <= 100 else None)
 
 
+def read_template_folder(folder: str, out: str):
+    """The template pool of ``folder`` (:func:`cryonb.templates.read_pool`); CryonbError when it is
+    missing, not a folder, or the run folder ``out`` itself."""
+    templates = Path(folder)
+    if not templates.is_dir():
+        raise CryonbError(folder, "no such folder of templates" if not templates.exists() else "is not a folder")
+    if Path(out).resolve() == templates.resolve():
+        raise CryonbError(out, "is the template folder; the placed templates would join the pool")
+    from ..templates import read_pool
+    return read_pool(templates)
+
+
 def main(args: argparse.Namespace) -> int:
     if args.top < 0 or args.shuffles < 0:
         raise CryonbError(None, "--top and --shuffles must be >= 0")
-    templates = Path(args.templates)
-    if not templates.is_dir():
-        raise CryonbError(args.templates, "no such folder of templates" if not templates.exists() else "is not a folder")
-    if Path(args.out).resolve() == templates.resolve():
-        raise CryonbError(args.out, "is the template folder; the placed templates would join the pool")
-    from ..templates import read_pool
-    pool = read_pool(templates)
+    pool = read_template_folder(args.templates, args.out)
     m, sequence, ca, values = read_query(args)
     from ..templates.pipeline import RerankConfig, rerank_map
     config = RerankConfig(shuffles=args.shuffles, top=args.top, weights=args.weights, device=args.device)
