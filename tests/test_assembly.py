@@ -158,3 +158,18 @@ def test_remc_closes_adk_open_into_the_closed_map_and_resumes(adk, tmp_path):
     run_remc(e, starts, RemcConfig(steps=600, sample_every=100, checkpoint_every=600, seed=3), checkpoint=ck)
     resumed = run_remc(e, starts, config, checkpoint=ck)
     assert np.allclose(resumed.x, state.x) and len(resumed.decoys) == len(state.decoys)
+
+
+# ----------------------------------------------------------------------------- full atoms
+def test_pulchra_model_keeps_the_calphas_and_does_not_collapse_the_ends(adk):
+    from cryonb.assembly.full_atom import pulchra_model
+    sequence, xc, _ = adk
+    st = pulchra_model(xc[:40], sequence[:40])
+    residues = list(st[0][0])
+    assert len(residues) == 40 and residues[0].name == "MET" and residues[0].seqid.num == 1
+    assert np.abs(calpha(st)[1] - xc[:40]).max() < 1e-3
+    for res in (residues[0], residues[-1]):                 # PULCHRA alone puts Met1's CE 0.1 Å from its CA
+        ca = res["CA"][0].pos
+        others = [a.pos.dist(ca) for a in res if a.name != "CA"]
+        assert min(others) > 1.2, (res.name, others)
+    assert len(residues[0]) == 8                            # N CA C O CB CG SD CE
