@@ -54,7 +54,7 @@ class Weights:
     clash: float = 1.0
     contact: float = 0.5
     template: float = 1.0
-    em: float = 1.0
+    em: float = 3.0           # set on 3 corpus chains' own maps and AdK open -> closed (docs/assembly.md)
     cnn: float = 0.0
 
 
