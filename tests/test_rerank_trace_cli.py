@@ -143,7 +143,10 @@ def test_build_runs_every_step_and_a_rerun_resumes_them(case):
         assert json.loads((b / name / "status.json").read_text())["state"] == "ok"
     first = (b / "model_1.cif").read_bytes()
     import gemmi                  # not cryonb.io.read_model: a file it read is never overwritten in this process
-    assert gemmi.read_structure(str(b / "model_1.cif"))[0].count_atom_sites() > 1000      # full atom
+    full = gemmi.read_structure(str(b / "model_1.cif"))
+    assert full[0].count_atom_sites() > 1000                                # full atom
+    bare = sum(r.name != "GLY" and r.find_atom("CB", "*") is None for r in full[0][0])
+    assert int(_rows(b / "assembly" / "models.csv")[0]["no_side_chain"]) == bare   # counted as written
     assert main(args) == 0                                                  # the rerun skips every step
     steps = json.loads((b / "steps.json").read_text())["steps"]
     assert all(s["resumed"] for s in steps) and (b / "model_1.cif").read_bytes() == first

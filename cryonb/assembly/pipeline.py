@@ -16,7 +16,7 @@ given, a trace run's ``traces.cif``, then writes into a run folder (the run reco
 ``models.csv``
     :data:`COLUMNS`: cluster size, mean RMSD to the combo, CRscore against the predicted C-alphas,
     confidence, eTM-score, mean local PCC, energy, and of the full-atom model CC_mask, MolProbity
-    score, clashscore, Ramachandran outliers (%).
+    score, clashscore, Ramachandran outliers (%) and the residues left without a side chain.
 ``local.csv``
     Per model and residue: local PCC and local confidence.
 """
@@ -44,7 +44,7 @@ from .remc import RemcConfig, run_remc, summary
 from .spicker import spicker
 
 COLUMNS = ["model", "cluster_size", "mean_rmsd", "crscore", "confidence", "etm", "local_pcc", "energy",
-           "cc_mask", "molprobity_score", "clashscore", "rama_outliers_pct"]
+           "cc_mask", "molprobity_score", "clashscore", "rama_outliers_pct", "no_side_chain"]
 
 
 @dataclass
@@ -130,6 +130,7 @@ def assemble_map(m: Map, resolution: float, sequence: Sequence, rerank_dir: str 
                 set_b_factors(st, lc[k - 1])
                 write_model(st, folder / f"model_{k}.cif")
                 row.update(full_atom_scores(st, m, resolution))
+                row["no_side_chain"] = len(bare_residues(st))
             steps.append({"name": "full_atom", "seconds": time.perf_counter() - t2,
                           "geometry_steps": cfg.geometry_steps})
         write_table(rows, folder / "models.csv", COLUMNS)
@@ -198,6 +199,13 @@ def set_b_factors(st, values: np.ndarray) -> None:
     for res, v in zip(residues, values):
         for atom in res:
             atom.b_iso = float(np.clip(100.0 * np.nan_to_num(v), 0.0, 999.99))
+
+
+def bare_residues(st) -> list[str]:
+    """Residues (other than glycine) of model 1 without a C-beta: PULCHRA builds no side chain for
+    some residues of a poor C-alpha chain (docs/assembly.md), and a user must know."""
+    return [f"{ch.name}/{res.name}{res.seqid.num}" for ch in st[0] for res in ch
+            if res.name != "GLY" and res.find_atom("CB", "*") is None]
 
 
 def full_atom_scores(st, m: Map, resolution: float) -> dict:

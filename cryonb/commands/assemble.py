@@ -15,7 +15,7 @@ regularised by geometry-only refinement (--geometry-steps; --ca-only skips this)
 Writes into the run folder OUT: model_1.cif .. model_5.cif (full atom, largest cluster first,
 B = 100 x local confidence), model_N_ca.cif (the C-alpha models), models.csv (model,
 cluster_size, mean_rmsd, crscore, confidence, etm, local_pcc, energy, cc_mask, molprobity_score,
-clashscore, rama_outliers_pct), local.csv (model, residue, local_pcc, local_confidence) and the
+clashscore, rama_outliers_pct, no_side_chain), local.csv (model, residue, local_pcc, local_confidence) and the
 run record (config.json, status.json, metrics.json, steps.json).
 
 Example: cryonb assemble --map emd.mrc --resolution 4 --sequence query.fasta --rerank rerank/ --traces trace/traces.cif --out assembly/
@@ -23,6 +23,7 @@ Example: cryonb assemble --map emd.mrc --resolution 4 --sequence query.fasta --r
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import CryonbError
@@ -68,5 +69,10 @@ def main(args: argparse.Namespace) -> int:
                 if "cc_mask" in r else "")
         print(f"  model_{r['model']}: cluster {r['cluster_size']}, eTM {r['etm']:.3f}, CRscore {r['crscore']:.3f}, "
               f"local PCC {r['local_pcc']:.3f}{full}")
+    for r in rows:
+        if r.get("no_side_chain"):
+            path = out / f"model_{r['model']}.cif"
+            print(f"WARNING: {path}: {r['no_side_chain']} residues have no side chain (PULCHRA could not build "
+                  "them; see docs/assembly.md)", file=sys.stderr)
     print(f"wrote {out / 'models.csv'} and {out / 'local.csv'}")
     return 0
