@@ -201,25 +201,17 @@ def template_restraints(anchors: list[Anchor], length: int, cutoff: float = 10.0
     """Distance wells from template anchors: for residue pairs at least ``min_separation`` apart
     that some template holds within ``cutoff`` Å, the CRscore-weighted mean distance (L, L) Å and
     a weight (L, L): the CRscore-weighted fraction of templates that agree with it within 1.5 Å."""
-    dist = np.zeros((length, length))
-    weight = np.zeros((length, length))
-    total = 0.0
-    sums, counts = np.zeros((length, length)), np.zeros((length, length))
     templates = [a for a in anchors if a.kind == "template" and a.score > 0]
-    for a in templates:
-        d = np.linalg.norm(a.xyz[:, None] - a.xyz[None], axis=-1)
-        ok = np.isfinite(d) & (d < cutoff)
-        sums[ok] += a.score * d[ok]
-        counts[ok] += a.score
-        total += a.score
-    if total == 0:
-        return dist, weight
+    scores = np.array([a.score for a in templates])
+    d = np.stack([np.linalg.norm(a.xyz[:, None] - a.xyz[None], axis=-1) for a in templates]) if templates else None
+    dist = np.zeros((length, length))
+    if d is None or scores.sum() == 0:
+        return dist, np.zeros((length, length))
+    ok = np.isfinite(d) & (d < cutoff)                                            # (T, L, L)
+    counts = np.tensordot(scores, ok, 1)
     held = counts > 0
-    dist[held] = sums[held] / counts[held]
-    agree = np.zeros((length, length))
-    for a in templates:
-        d = np.linalg.norm(a.xyz[:, None] - a.xyz[None], axis=-1)
-        agree += a.score * (np.isfinite(d) & (np.abs(np.nan_to_num(d, nan=1e9) - dist) < 1.5) & held)
+    dist[held] = np.tensordot(scores, np.where(ok, d, 0.0), 1)[held] / counts[held]
+    agree = np.tensordot(scores, np.isfinite(d) & (np.abs(np.nan_to_num(d, nan=1e9) - dist) < 1.5) & held, 1)
     sep = np.abs(np.arange(length)[:, None] - np.arange(length)[None]) >= min_separation
-    weight = np.where(held & sep, agree / total, 0.0)
+    weight = np.where(held & sep, agree / scores.sum(), 0.0)
     return np.where(weight > 0, dist, 0.0), weight
