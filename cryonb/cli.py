@@ -22,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cryonb", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     for name in COMMANDS:
+        if chosen in COMMANDS and name != chosen:   # one command asked for: import only its module
+            sub.add_parser(name)
+            continue
         mod = importlib.import_module(f"cryonb.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=mod.__doc__.splitlines()[0], description=mod.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)

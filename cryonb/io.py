@@ -17,7 +17,6 @@ from pathlib import Path
 import gemmi
 import mrcfile
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .atomic import atomic_path, protect_input
 from .errors import MapError, ModelError, require_file
@@ -97,6 +96,7 @@ def require_polymer(st: gemmi.Structure, path) -> None:
                                "or validate (cryonb models chains; ligands and waters ride along with them)")
     xyz = model_xyz(st)
     alt = np.array([a.altloc != "\0" for r in _residues(st[0]) for a in r])
+    from scipy.spatial import cKDTree      # here, not at the top: every command imports io (0.4 s)
     pairs = cKDTree(xyz).query_pairs(PILED_UP, output_type="ndarray")
     pairs = pairs[~(alt[pairs[:, 0]] & alt[pairs[:, 1]])] if len(pairs) else pairs
     piled = len(np.unique(pairs)) if len(pairs) else 0

@@ -36,10 +36,11 @@ def _scores(predicted: np.ndarray, true: np.ndarray) -> dict:
 
 
 def weighted_loss(prob: np.ndarray, labels: np.ndarray, class_weights: tuple[float, float]) -> float:
-    """Class-weighted cross-entropy (torch's weighted mean) from C-alpha probabilities and labels."""
+    """Class-weighted cross-entropy (torch's weighted mean) from C-alpha probabilities and labels
+    (negative labels, :data:`~.experimental.IGNORE`, are skipped as torch's ``ignore_index``)."""
     p = np.clip(prob.astype(np.float64), 1e-7, 1 - 1e-7)
     nll = np.where(labels == 1, -np.log(p), -np.log1p(-p))
-    w = np.where(labels == 1, class_weights[1], class_weights[0])
+    w = np.where(labels == 1, class_weights[1], np.where(labels < 0, 0.0, class_weights[0]))   # < 0: ignored
     return float((w * nll).sum() / w.sum())
 
 

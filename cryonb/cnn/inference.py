@@ -84,11 +84,11 @@ def predict_probability(net: ResidualNetwork, m: Map, voxel_size: float, window:
     """C-alpha probability of map ``m`` on its own grid.
 
     voxel_size: the network's training voxel size (Å); a map on another voxel size is resampled
-    to it (cubic B-spline), predicted, and the probabilities interpolated (linear) back onto the
-    input grid. The density is normalised to zero mean and unit SD first, as in training.
+    to it (cubic B-spline, low-passed first at the new Nyquist limit when it is coarser), predicted,
+    and the probabilities interpolated (linear) back onto the input grid. The density is normalised to zero mean and unit SD first, as in training.
     """
     same = np.allclose(m.voxel_size, voxel_size, rtol=0.02)
-    work = m if same else resample(m, voxel_size)
+    work = m if same else resample(m, voxel_size, antialias=True)
     prob = sliding_window(net, normalised(work).data, window, overlap, batch)
     out = work.copy(data=prob)
     if not same:

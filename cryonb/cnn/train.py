@@ -27,8 +27,10 @@ from ..errors import CryonbError
 from ..torch_utils import resolve_device, seeded, torch_threads
 from .dataset import DataConfig, DataSplit, Sample, evaluation_samples, load_structure, training_batch
 from .evaluate import evaluate_sample, mean_by_resolution
+from .experimental import IGNORE, RealismConfig, experimental_batch, experimental_evaluation
+from .labelled_maps import labelled_batch
 from .network import NetworkConfig, ResidualNetwork, count_parameters
-from .weights import save_weights
+from .weights import DEFAULT_WEIGHTS, load_weights, save_weights
 
 
 @dataclass
@@ -53,6 +55,8 @@ class TrainConfig:
     decay_factor: float = 0.1                        # rate falls to decay_factor times itself:
     decay: str = "step"                              # at once ('step'), or by time down to it at
                                                      # time_limit ('linear')
+    init_weights: str | None = None                  # start from these weights (fine-tuning), not at random
+    labelled_fraction: float = 0.0                   # share of steps drawn from labelled real maps
 
 
 SCHEDULE = ("time_limit", "decay_at", "decay_factor", "decay")   # TrainConfig fields of the rate schedule
@@ -71,6 +75,17 @@ def shipped_data() -> DataConfig:
     return DataConfig(resolution_weighting="linear")
 
 
+def experimental_config(threads: int | None = None, time_limit: float = 3600.0, seed: int = 0) -> TrainConfig:
+    """The experimental network's settings: fine-tuned from the shipped network at 2e-4 (falling
+    linearly to 1/100 over the second half of ``time_limit`` s), a fifth of the steps on labelled
+    real maps, the rest on experimental-looking simulated maps (:class:`~.experimental.RealismConfig`).
+    Float32: on this machine's CPU (2026-12) a bfloat16-autocast step did not finish in 5 minutes,
+    a float32 one takes 4.5 s on two threads."""
+    return TrainConfig(epochs=1000, steps_per_epoch=50, threads=threads, time_limit=time_limit, seed=seed,
+                       learning_rate=2e-4, decay_at=0.5, decay_factor=0.01, decay="linear",
+                       init_weights=str(DEFAULT_WEIGHTS), labelled_fraction=0.2, bfloat16=False)
+
+
 @dataclass
 class TrainResult:
     """The best network (eval mode), per-epoch history and the record stored with the weights."""
@@ -82,26 +97,30 @@ class TrainResult:
 
 def train_network(split: DataSplit, out_dir: str | Path, network: NetworkConfig | None = None,
                   data: DataConfig | None = None, config: TrainConfig | None = None,
-                  resume: bool = False, progress: bool = False) -> TrainResult:
+                  resume: bool = False, progress: bool = False, realism: RealismConfig | None = None,
+                  labelled: list[Sample] | None = None) -> TrainResult:
     """Train on ``split.train``, validate on ``split.val`` each epoch; outputs in ``out_dir``.
 
     resume: continue from ``out_dir/checkpoint.pt`` (same settings; more epochs or time allowed).
     Stops after ``config.epochs`` epochs, or earlier when the next would pass ``config.time_limit``.
+    realism: train and validate on experimental-looking maps (:mod:`.experimental`) instead of
+    clean simulated ones; labelled: experimental maps with labels (:mod:`.labelled_maps`), drawn
+    for ``config.labelled_fraction`` of the steps.
     """
     network, data, config = network or NetworkConfig(), data or DataConfig(), config or TrainConfig()
     if config.epochs < 1 or config.steps_per_epoch < 1 or config.batch < 1:
         raise ValueError(f"epochs, steps_per_epoch and batch must be >= 1: {config}")
+    if config.labelled_fraction > 0 and not labelled:
+        raise ValueError("labelled_fraction > 0 needs labelled maps")
     out = Path(out_dir)
     device = resolve_device(config.device)
     with torch_threads(config.threads):
-        with seeded(config.seed):                                    # initial weights
-            net = ResidualNetwork(network)
-        net = net.to(device)
+        net = _initial_network(network, config, device)
         opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-        key = _settings(split, network, data, config)
+        key = _settings(split, network, data, config, realism, labelled)
         state = _resume(out / "checkpoint.pt", key, net, opt, device) if resume else _fresh(out)
-        structures = {name: load_structure(name) for name in split.train}
-        val = evaluation_samples(split.val, data, config.validation_resolutions, seed=config.seed + 1)
+        source = TrainingMaps({name: load_structure(name) for name in split.train}, data, realism, labelled or [])
+        val = _validation_samples(split, data, config, realism)
         weights = torch.tensor(config.class_weights, dtype=torch.float32, device=device)
         for epoch in range(state["epoch"], config.epochs):
             if _out_of_time(state, config.time_limit):
@@ -109,7 +128,7 @@ def train_network(split: DataSplit, out_dir: str | Path, network: NetworkConfig 
             t0 = time.perf_counter()
             lr = learning_rate(state["seconds"], config)
             _set_learning_rate(opt, lr)
-            losses = [train_step(net, opt, structures, data, config, weights, step)
+            losses = [train_step(net, opt, source, data, config, weights, step)
                       for step in _steps(epoch, config, progress)]
             metrics = {"epoch": epoch + 1, "learning_rate": lr, "train_loss": float(np.mean(losses)),
                        **validate(net, val, config)}
@@ -123,17 +142,40 @@ def train_network(split: DataSplit, out_dir: str | Path, network: NetworkConfig 
         return TrainResult(net.eval(), state["history"], record)
 
 
-def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, structures: dict, data: DataConfig,
+@dataclass
+class TrainingMaps:
+    """Where training patches come from: structures simulated (clean, or experimental-looking with
+    ``realism``) and labelled experimental maps."""
+
+    structures: dict
+    data: DataConfig
+    realism: RealismConfig | None = None
+    labelled: list = field(default_factory=list)
+
+    def batch(self, config: TrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if self.labelled and rng.uniform() < config.labelled_fraction:
+            return labelled_batch(self.labelled, config.patch, config.batch, rng)
+        if self.realism is not None:
+            return experimental_batch(self.structures, self.data, self.realism, config.patch, config.batch, rng)
+        return training_batch(self.structures, self.data, config.patch, config.batch, rng)
+
+
+def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, source: TrainingMaps | dict, data: DataConfig,
                config: TrainConfig, weights: torch.Tensor, step: int) -> float:
-    """One Adam step on a fresh batch drawn for ``step``; returns the weighted cross-entropy."""
+    """One Adam step on a fresh batch drawn for ``step`` from ``source`` (a :class:`TrainingMaps`, or
+    a dict of structures simulated cleanly); returns the weighted cross-entropy (labels
+    :data:`~.experimental.IGNORE` skipped)."""
     rng = np.random.default_rng([config.seed, step])
-    x, y = training_batch(structures, data, config.patch, config.batch, rng)
+    if isinstance(source, dict):
+        source = TrainingMaps(source, data)
+    x, y = source.batch(config, rng)
     device = weights.device
     net.train()
     with seeded(config.seed * 1_000_003 + step, device):          # dropout, reproducible per step
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bfloat16):
             scores = net(torch.from_numpy(x).to(device))
-        loss = F.cross_entropy(scores.float(), torch.from_numpy(y).to(device), weight=weights)
+        loss = F.cross_entropy(scores.float(), torch.from_numpy(y).to(device), weight=weights,
+                               ignore_index=IGNORE)
         opt.zero_grad()
         loss.backward()
     opt.step()
@@ -191,12 +233,34 @@ def _summary(metrics: dict, seconds: float) -> str:
     return "  ".join(parts)
 
 
-def _settings(split, network, data, config) -> dict:
+def _initial_network(network: NetworkConfig, config: TrainConfig, device: torch.device) -> ResidualNetwork:
+    """A network with seeded random weights, or those of ``config.init_weights`` (same architecture)."""
+    with seeded(config.seed):
+        net = ResidualNetwork(network)
+    if config.init_weights:
+        start, _ = load_weights(config.init_weights, torch.device("cpu"))
+        if start.config != network:
+            raise CryonbError(config.init_weights, f"holds a network {start.config}, not the {network} asked for")
+        net.load_state_dict(start.state_dict())
+    return net.to(device)
+
+
+def _validation_samples(split: DataSplit, data: DataConfig, config: TrainConfig, realism) -> list[Sample]:
+    if realism is not None:
+        return experimental_evaluation(split.val, data, realism, config.validation_resolutions, seed=config.seed + 1)
+    return evaluation_samples(split.val, data, config.validation_resolutions, seed=config.seed + 1)
+
+
+def _settings(split, network, data, config, realism=None, labelled=None) -> dict:
     """Everything that fixes the run's results; a resume must match it (not epochs, time or device)."""
     free = ("epochs", "device", "threads", *SCHEDULE)
     training = {k: v for k, v in asdict(config).items() if k not in free}
-    return {"network": network.as_dict(), "data": data.as_dict(), "training": training,
-            "split": split.as_dict()}
+    key = {"network": network.as_dict(), "data": data.as_dict(), "training": training, "split": split.as_dict()}
+    if realism is not None:
+        key["realism"] = realism.as_dict()
+    if labelled:
+        key["labelled"] = [s.name for s in labelled]
+    return key
 
 
 def _out_of_time(state: dict, limit: float | None) -> bool:

@@ -18,6 +18,9 @@ from ..errors import InputFileError
 from .network import NetworkConfig, ResidualNetwork
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "data" / "cnn" / "weights.pt"
+# the second network, fine-tuned on experimental-looking maps and labelled real maps (the seed's
+# experimental-trained network); predictions agree with the first before they are trusted
+EXPERIMENTAL_WEIGHTS = DEFAULT_WEIGHTS.with_name("weights_experimental.pt")
 FORMAT = "cryonb-ca-network-1"
 
 
@@ -33,13 +36,15 @@ def save_weights(path: str | os.PathLike, net: ResidualNetwork, voxel_size: floa
     return path
 
 
-def ship_weights(path: str | os.PathLike) -> Path:
-    """Copy a weights file (checked to load) into the package as :data:`DEFAULT_WEIGHTS`."""
+def ship_weights(path: str | os.PathLike, dest: Path | None = None) -> Path:
+    """Copy a weights file (checked to load) into the package as ``dest`` (:data:`DEFAULT_WEIGHTS`
+    or :data:`EXPERIMENTAL_WEIGHTS`)."""
     load_weights(path)
-    DEFAULT_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(DEFAULT_WEIGHTS) as tmp:
+    dest = DEFAULT_WEIGHTS if dest is None else dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dest) as tmp:
         shutil.copyfile(path, tmp)
-    return DEFAULT_WEIGHTS
+    return dest
 
 
 def load_weights(path: str | os.PathLike | None = None,

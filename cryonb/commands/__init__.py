@@ -1,7 +1,8 @@
 """The ``cryonb`` subcommands, one module each (see :mod:`cryonb.cli`).
 
-`cryonb --help` imports every command module, so each imports what loads torch (refinement,
-series, validation reports, the CNN) inside ``main``, once the options are checked.
+`cryonb --help` imports every command module (``cryonb NAME ...`` only NAME's), so each imports
+what loads torch (refinement, series, validation reports, the CNN, assembly) or papermill inside
+``main``, once the options and input files are checked: a bad input is refused in under a second.
 """
 from __future__ import annotations
 

@@ -46,8 +46,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..assembly.pipeline import AssemblyConfig, assemble_map, read_inputs
-    from ..assembly.remc import RemcConfig
     check_positive(resolution=args.resolution, replicas=args.replicas, steps=args.steps, geometry_steps=args.geometry_steps)
     out = Path(args.out)
     check_new_run_folder(out, args.out, (args.map, args.sequence, args.rerank, args.traces))
@@ -56,6 +54,8 @@ def main(args: argparse.Namespace) -> int:
     if args.traces and not Path(args.traces).is_file():
         raise CryonbError(args.traces, "--traces file does not exist")
     m, sequence = read_map_and_sequence(args.map, args.sequence, args.resolution)
+    from ..assembly.pipeline import AssemblyConfig, assemble_map, read_inputs   # loads torch: inputs checked
+    from ..assembly.remc import RemcConfig
     config = AssemblyConfig(replicas=args.replicas, remc=RemcConfig(steps=args.steps, seed=args.seed), seed=args.seed,
                             full_atom=not args.ca_only, geometry_steps=args.geometry_steps)
     inputs = read_inputs(args.rerank, sequence.residues, args.traces, config)

@@ -37,9 +37,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..assembly.build import BuildConfig, build_model
-    from ..assembly.pipeline import AssemblyConfig
-    from ..assembly.remc import RemcConfig
     check_positive(resolution=args.resolution, replicas=args.replicas, steps=args.steps, shuffles=args.shuffles,
                    threads=args.threads, geometry_steps=args.geometry_steps)
     out = Path(args.out)
@@ -48,6 +45,9 @@ def main(args: argparse.Namespace) -> int:
     m, sequence = read_map_and_sequence(args.map, args.sequence, args.resolution)
     from .predict_ca import check_length
     check_length(len(sequence), m, f"--sequence ({args.sequence}) of")
+    from ..assembly.build import BuildConfig, build_model   # loads torch: only once the inputs are checked
+    from ..assembly.pipeline import AssemblyConfig
+    from ..assembly.remc import RemcConfig
     lock_run_folder(out)
     assembly = AssemblyConfig(replicas=args.replicas, remc=RemcConfig(steps=args.steps, seed=args.seed), seed=args.seed,
                               geometry_steps=args.geometry_steps)

@@ -77,8 +77,6 @@ def _copy(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    import papermill.exceptions
-
     if args.name.removesuffix(".ipynb") not in list_notebooks():
         raise CryonbError(None, f"unknown notebook {args.name!r}; shipped: {', '.join(list_notebooks())}")
     if args.copy:
@@ -87,6 +85,7 @@ def main(args: argparse.Namespace) -> int:
     check_folder_writable(Path(args.runs_root or default_runs_root()))
     _check_parameter_names(args.name, [k for k, _ in args.parameter])
     params = {k: _parameter(k, v) for k, v in args.parameter}
+    import papermill.exceptions   # 1-3 s of imports: only once the arguments are checked
     try:
         out = execute_notebook(args.name, params, run_name=args.run, runs_root=args.runs_root,
                                progress=True)

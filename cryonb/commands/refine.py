@@ -126,17 +126,17 @@ def _fill_options(args: argparse.Namespace, out: Path, resume: bool) -> None:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    from ..refinement.stages import STAGES   # loads torch
-
     if not args.model:
         raise CryonbError(None, "give the start model: --model FILE")
     if args.map and (args.resolution is None or args.resolution <= 0):
         raise CryonbError(args.map, "give --resolution (Å, > 0) with --map")
     if args.resolution is not None and not args.map:
         raise CryonbError(None, "--resolution needs --map (without a map only the geometry is refined)")
-    unknown = [s for s in args.stages.split(",") if s not in STAGES] if args.stages != "auto" else []
-    if unknown or not args.stages:
-        raise CryonbError(None, f"--stages: unknown {unknown}; choose from {','.join(STAGES)}")
+    if args.stages != "auto":
+        from ..refinement.stages import STAGES   # loads torch: only when --stages is given
+        unknown = [s for s in args.stages.split(",") if s not in STAGES]
+        if unknown or not args.stages:
+            raise CryonbError(None, f"--stages: unknown {unknown}; choose from {','.join(STAGES)}")
     for name in ("iterations", "patches", "orientations", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise CryonbError(None, f"--{name} must be >= 1")

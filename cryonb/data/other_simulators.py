@@ -23,6 +23,7 @@ import gemmi
 import numpy as np
 
 from ..density.filters import frequency_grid
+from ..density.noise import shell_noise
 from ..io import first_model
 from ..maps import Map
 
@@ -54,13 +55,7 @@ def calibrated_noise(signal: np.ndarray, grid: Map, resolution: float, shape: np
     """The transform (rfft half-grid) of Gaussian noise with power spectrum ``shape``, scaled so the
     power of ``signal`` (a transform on the same half-grid) over the noise's in the shell
     [0.9/R, 1/R] is :data:`SHELL_SNR`."""
-    rng = np.random.default_rng(seed)
-    coloured = np.fft.rfftn(rng.standard_normal(grid.shape)) * np.sqrt(shape)
-    s = frequency_grid(grid.shape, grid.voxel_size)
-    shell = (s >= 0.9 / resolution) & (s < 1.0 / resolution)
-    p_signal = (np.abs(signal[shell]) ** 2).mean()
-    p_noise = (np.abs(coloured[shell]) ** 2).mean()
-    return coloured * np.sqrt(p_signal / (SHELL_SNR * p_noise))
+    return shell_noise(signal, grid, resolution, shape, SHELL_SNR, np.random.default_rng(seed))
 
 
 def _noise_shape(grid: Map, simulator: str) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..maps import Map, require_same_grid
+from .filters import frequency_grid
 
 
 def noise_sigma(m: Map, snr: float) -> float:
@@ -33,3 +34,17 @@ def average(a: Map, b: Map) -> Map:
     """The full map (a + b) / 2 from two half maps on one grid."""
     require_same_grid(a, b)
     return a.copy(data=(a.data + b.data) / 2)
+
+
+def shell_noise(signal: np.ndarray, grid: Map, resolution: float, power: np.ndarray, snr: float,
+                rng: np.random.Generator) -> np.ndarray:
+    """The transform (rfft half-grid of ``grid``) of Gaussian noise with power spectrum ``power``
+    (same half-grid), scaled so that the power of ``signal`` (a transform on that half-grid) over
+    the noise's is ``snr`` in the shell [0.9 / resolution, 1 / resolution] (a map's resolution is
+    where that ratio is about 1/3)."""
+    coloured = np.fft.rfftn(rng.standard_normal(grid.shape)) * np.sqrt(power)
+    s = frequency_grid(grid.shape, grid.voxel_size)
+    shell = (s >= 0.9 / resolution) & (s < 1.0 / resolution)
+    p_signal = (np.abs(signal[shell]) ** 2).mean()
+    p_noise = (np.abs(coloured[shell]) ** 2).mean()
+    return coloured * np.sqrt(p_signal / (snr * p_noise))

@@ -7,17 +7,22 @@ from scipy import ndimage
 
 from ..io import model_xyz
 from ..maps import Map
+from .filters import lowpass
 
 
 def resample(m: Map, voxel_size: float | np.ndarray, shape: tuple[int, int, int] | None = None,
-             origin: np.ndarray | None = None, order: int = 3) -> Map:
+             origin: np.ndarray | None = None, order: int = 3, antialias: bool = False) -> Map:
     """Interpolate ``m`` (cubic B-spline by default) onto a new grid.
 
     voxel_size: new voxel size (Å; scalar or x, y, z); shape: new (nz, ny, nx),
     default covering the same box; origin: new origin (Å, x, y, z), default
-    unchanged. Points outside the old box are 0.
+    unchanged. Points outside the old box are 0. antialias: onto coarser voxels, first low-pass
+    ``m`` at the new Nyquist limit (raised cosine, :func:`~.filters.lowpass`), so what lies beyond
+    it (noise of an unfiltered map) is removed instead of folded back as a checkerboard.
     """
     vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
+    if antialias and np.any(vs > m.voxel_size * 1.001):
+        m = lowpass(m, 2 * float(vs.max()))
     if shape is None:
         shape = tuple(int(v) for v in np.maximum(1, np.round(m.box_size / vs)).astype(int)[::-1])
     origin = m.origin if origin is None else np.asarray(origin, dtype=np.float64)

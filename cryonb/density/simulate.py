@@ -97,12 +97,14 @@ def simulate_map(st: gemmi.Structure, config: SimulationConfig | None = None,
     return lowpass(out, cfg.resolution)
 
 
-def model_map(st: gemmi.Structure, like: Map, b_factor: float | None = None) -> Map:
+def model_map(st: gemmi.Structure, like: Map, b_factor: float | None = None, check: bool = True) -> Map:
     """The model's density on the grid of ``like`` to Nyquist, without low-pass (for model-map FSC).
 
-    Raises OverlapError when most of the model lies outside the map box.
+    Raises OverlapError when most of the model lies outside the map box (unless ``check`` is False:
+    a neighbour partly in a box cut around another chain).
     """
-    check_overlap(model_xyz(st), like, st.name)
+    if check:
+        check_overlap(model_xyz(st), like, st.name)
     cfg = SimulationConfig(resolution=2 * float(like.voxel_size.max()), b_factor=b_factor)
     return like.copy(data=_electron_density(st, like, cfg).astype(np.float32))
 
