@@ -1,4 +1,6 @@
 """`cryonb predict-ca`: clear errors for bad inputs, and a run end to end with tiny random weights."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -66,9 +68,16 @@ def test_not_a_weights_file(inputs, capsys):
 
 def test_end_to_end_with_random_weights(inputs, capsys):
     before = (inputs / "map.mrc").read_bytes()
-    assert run(inputs, "--weights", str(inputs / "tiny.pt"), "--window", "24", "--overlap", "8",
+    assert run(inputs, "--weights", str(inputs / "tiny.pt"), "--window", "24", "--overlap", "8", "--single",
                "--probability-map", str(inputs / "prob.mrc"), out="ca.cif") == 0
-    assert "C-alpha atoms for length 79" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "C-alpha atoms for length 79" in printed and "naive baseline" in printed
+    report = json.loads((inputs / "ca.json").read_text())
+    assert report["networks"] == [str(inputs / "tiny.pt")] and report["agreement"] is None
+    naive = read_model(inputs / "ca_naive.cif")
+    assert sum(len(r) for r in naive[0]["A"]) == 79 == report["naive_atoms"]
+    assert 0 <= report["network_atoms_found_by_naive"] <= 79
+    assert report["density_sd_at_naive_atoms"] > 0       # the naive atoms sit on the densest voxels
     assert (inputs / "map.mrc").read_bytes() == before
     st = read_model(inputs / "ca.cif")
     atoms = [a for r in st[0]["A"] for a in r]
@@ -101,3 +110,18 @@ def test_a_length_the_map_cannot_hold_is_warned():
     assert len(few) == 1 and "only 100 positions" in few[0]
     guesses = length_warnings([0.9] * 200 + [0.05] * 14, 214)
     assert len(guesses) == 1 and "14 of the 214 atoms" in guesses[0]
+
+
+def test_two_networks_give_a_consensus_and_say_how_far_they_agree(inputs, capsys):
+    torch.manual_seed(1)
+    save_weights(inputs / "tiny2.pt", ResidualNetwork(NetworkConfig(width=4, blocks=1)), 1.5)
+    assert run(inputs, "--weights", str(inputs / "tiny.pt"), "--second-weights", str(inputs / "tiny.pt"),
+               out="same.pdb") == 0
+    same = json.loads((inputs / "same.json").read_text())
+    assert same["agreement"] == pytest.approx(1.0) and same["reliable"] and same["n_paired"] >= 79
+    assert run(inputs, "--weights", str(inputs / "tiny.pt"), "--second-weights", str(inputs / "tiny2.pt"),
+               out="two.pdb") == 0
+    two = json.loads((inputs / "two.json").read_text())
+    assert two["networks"] == [str(inputs / "tiny.pt"), str(inputs / "tiny2.pt")]
+    assert two["agreement"] < 0.85 and not two["reliable"]
+    assert "agree only to CRscore" in capsys.readouterr().err

@@ -122,3 +122,18 @@ def test_fine_tuning_starts_from_the_given_weights_and_skips_ignored_voxels(tmp_
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss = train_step(net, opt, source, DataConfig(), cfg, torch.tensor([1.0, 50.0]), step=0)
     assert np.isfinite(loss) and loss > 0
+
+
+def test_consensus_averages_paired_atoms_and_flags_disagreement():
+    from cryonb.cnn.consensus import consensus
+    from cryonb.cnn.peaks import Peaks
+    xyz = 4.0 * np.stack(np.meshgrid(np.arange(5), np.arange(4), np.arange(3), indexing="ij"), -1).reshape(-1, 3)
+    first = Peaks(xyz, np.full(60, 0.9), np.zeros((60, 3), int))
+    moved = xyz + np.array([0.6, 0.0, 0.0])                 # 4 Å apart, moved 0.6 Å: each atom pairs with itself
+    second = Peaks(np.concatenate([moved, [[500.0, 0, 0]]]), np.full(61, 0.7), np.zeros((61, 3), int))
+    agreed = consensus(first, second, 60)
+    assert agreed.reliable and agreed.n_paired == 60 and len(agreed.xyz) == 61
+    assert np.allclose(agreed.xyz[:60].mean(0), (xyz + moved).mean(0) / 2)
+    assert np.allclose(agreed.value[:60], 0.8) and np.allclose(agreed.xyz[60], [500.0, 0, 0])
+    far = Peaks(xyz + 6.0, np.full(60, 0.7), np.zeros((60, 3), int))
+    assert not consensus(first, far, 60).reliable

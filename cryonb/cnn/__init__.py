@@ -15,11 +15,13 @@ import importlib
 
 _EXPORTS = {
     "dataset": ("DataConfig", "DataSplit", "Sample", "make_sample", "split_structures", "structure_names"),
+    "consensus": ("AGREEMENT", "Consensus", "consensus"),
     "evaluate": ("evaluate_sample",),
     "experimental": ("IGNORE", "RealismConfig", "experimental_sample"),
     "labelled_maps": ("labelled_sample",),
     "inference": ("predict_probability", "sliding_window"),
     "network": ("NetworkConfig", "ResidualNetwork", "count_parameters"),
+    "predict": ("predict_calphas", "predict_consensus"),
     "peaks": ("Peaks", "ca_structure", "calpha_chain", "naive_atoms", "pick_atoms"),
     "score": ("CAScore", "ca_score", "greedy_pairs", "tm_d0"),
     "train": ("TrainConfig", "TrainResult", "experimental_config", "shipped_config", "shipped_data", "train_network"),

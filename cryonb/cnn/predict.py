@@ -11,6 +11,7 @@ import numpy as np
 
 from ..io import write_model
 from ..maps import Map
+from .consensus import Consensus, consensus
 from .peaks import Peaks, calpha_chain, pick_atoms
 
 
@@ -28,6 +29,18 @@ def predict_calphas(m: Map, length: int, weights: str | os.PathLike | None = Non
     net, info = load_weights(weights, resolve_device(device))
     prob = predict_probability(net, m, info["voxel_size"], window, overlap, batch)
     return pick_atoms(prob, length), prob
+
+
+def predict_consensus(m: Map, length: int, device: str = "auto", window: int = 64, overlap: int = 16,
+                      batch: int = 2, weights: tuple = (None, None)) -> tuple[Consensus, list[Peaks], list[Map]]:
+    """The consensus of the simulated-trained and the experimental-trained networks (default: the
+    shipped :data:`~.weights.DEFAULT_WEIGHTS` and :data:`~.weights.EXPERIMENTAL_WEIGHTS`; see
+    :mod:`.consensus`), with each network's atoms and probability map."""
+    from .weights import EXPERIMENTAL_WEIGHTS
+    files = (weights[0], weights[1] or EXPERIMENTAL_WEIGHTS)
+    runs = [predict_calphas(m, length, w, device, window, overlap, batch) for w in files]
+    peaks, probs = [r[0] for r in runs], [r[1] for r in runs]
+    return consensus(peaks[0], peaks[1], length), peaks, probs
 
 
 def calphas_or_predicted(m: Map, length: int, ca: np.ndarray | None = None, values: np.ndarray | None = None,
