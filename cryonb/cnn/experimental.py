@@ -43,6 +43,8 @@ class RealismConfig:
     """Ranges (low, high) drawn per map and chances per map of each unlabelled component."""
 
     global_b: tuple[float, float] = (0.0, 100.0)       # Å^2 added to every atom's own B
+    global_b_per_r2: tuple[float, float] | None = None # instead: global B = this x resolution^2 (Å^2 / Å^2),
+                                                       # as a reconstruction's B grows with its resolution
     local_b: tuple[float, float] = (0.0, 150.0)        # Å^2 more at the far side of the local-resolution ramp
     sharpen_b: tuple[float, float] = (-150.0, 50.0)    # Å^2 on signal and noise (negative sharpens; then
                                                        # always low-passed, or the noise beyond R explodes)
@@ -154,7 +156,7 @@ class Scene:
 
 
 def build_scene(st: gemmi.Structure, others: list[gemmi.Structure], nucleic: gemmi.Structure | None,
-                cfg: RealismConfig, rng: np.random.Generator) -> Scene:
+                cfg: RealismConfig, rng: np.random.Generator, resolution: float | None = None) -> Scene:
     """The target turned at random, with its B-factors raised (global, local ramp, a disordered
     segment) and the drawn neighbours, RNA, ligands and belt around it."""
     target = rotated(st, rng)
@@ -180,7 +182,7 @@ def build_scene(st: gemmi.Structure, others: list[gemmi.Structure], nucleic: gem
         structures.append(hetero_model(groups))
     if rng.uniform() < cfg.p_disordered:
         ignored = _smear_segment(target, rng)
-    _raise_b(structures, cfg, rng)
+    _raise_b(structures, cfg, rng, resolution)
     keep = ~_rows_in(ca, ignored)
     labelled[0] = ca[keep]
     return Scene(structures, np.concatenate(labelled), ignored)
@@ -213,7 +215,8 @@ def _smear_segment(st: gemmi.Structure, rng: np.random.Generator) -> np.ndarray:
     return np.array(out).reshape(-1, 3)
 
 
-def _raise_b(structures: list[gemmi.Structure], cfg: RealismConfig, rng: np.random.Generator) -> None:
+def _raise_b(structures: list[gemmi.Structure], cfg: RealismConfig, rng: np.random.Generator,
+             resolution: float | None = None) -> None:
     """Every atom's B += global B + a linear ramp 0..local B along a random direction."""
     xyz = np.concatenate([model_xyz(s) for s in structures])
     direction = rng.normal(size=3)
@@ -221,6 +224,8 @@ def _raise_b(structures: list[gemmi.Structure], cfg: RealismConfig, rng: np.rand
     proj = xyz @ direction
     lo, span = proj.min(), max(float(np.ptp(proj)), 1.0)
     g, local = uniform(rng, cfg.global_b), uniform(rng, cfg.local_b)
+    if cfg.global_b_per_r2 is not None and resolution is not None:
+        g = uniform(rng, cfg.global_b_per_r2) * resolution ** 2
     for st in structures:
         for res in (r for ch in st[0] for r in ch):
             for atom in res:
@@ -241,10 +246,25 @@ def experimental_sample(st: gemmi.Structure, others: list[gemmi.Structure], data
     labelled C-alpha, :data:`IGNORE` near a smeared one, else 0). ``others``: chains that may stand
     beside it; resolution drawn from ``data`` when None; min_edge: voxels per axis at least."""
     resolution = draw_resolution(data, rng) if resolution is None else float(resolution)
-    scene = build_scene(st, others, rna_hairpin() if cfg.p_nucleic > 0 else None, cfg, rng)
+    m, scene, shell_snr = experimental_map(st, others, cfg, rng, resolution, data.padding,
+                                           min_edge * data.voxel_size)
+    if not np.allclose(m.voxel_size, data.voxel_size):
+        m = resample(m, data.voxel_size, antialias=True)
+    m.path = None
+    return Sample(name or st.name, normalised(m), scene_labels(m, scene, data.label_radius), scene.labelled,
+                  resolution, shell_snr)
+
+
+def experimental_map(st: gemmi.Structure, others: list[gemmi.Structure], cfg: RealismConfig,
+                     rng: np.random.Generator, resolution: float, padding: float = 10.0,
+                     min_size: float = 0.0) -> tuple[Map, Scene, float]:
+    """An experimental-looking map of ``st`` at ``resolution`` Å on its own drawn voxel size (not
+    resampled), its scene and the signal-to-noise drawn for the shell at the resolution; the box
+    is ``padding`` Å around the target and at least ``min_size`` Å along each axis."""
+    scene = build_scene(st, others, rna_hairpin() if cfg.p_nucleic > 0 else None, cfg, rng, resolution)
     voxel = min(uniform(rng, cfg.voxel_size), resolution / 2)
-    grid = box_around_points(model_xyz(scene.structures[0]), voxel, data.padding)
-    edge = int(np.ceil(min_edge * data.voxel_size / voxel)) + 2
+    grid = box_around_points(model_xyz(scene.structures[0]), voxel, padding)
+    edge = int(np.ceil(min_size / voxel)) + 2
     if min(grid.shape) < edge:
         grid = pad(grid, tuple(max(n, edge) for n in grid.shape))
     signal = sum(model_map(s, grid, check=False).data.astype(np.float64) for s in scene.structures)
@@ -252,11 +272,8 @@ def experimental_sample(st: gemmi.Structure, others: list[gemmi.Structure], data
     m = grid.copy(data=finished_map(signal, grid, resolution, shell_snr, cfg, rng).astype(np.float32))
     if rng.uniform() < cfg.p_mask:
         m.data *= soft_mask(signal, grid, rng).astype(np.float32)
-    if not np.allclose(m.voxel_size, data.voxel_size):
-        m = resample(m, data.voxel_size, antialias=True)
     m.path = None
-    return Sample(name or st.name, normalised(m), scene_labels(m, scene, data.label_radius), scene.labelled,
-                  resolution, shell_snr)
+    return m, scene, shell_snr
 
 
 def finished_map(signal: np.ndarray, grid: Map, resolution: float, shell_snr: float, cfg: RealismConfig,
