@@ -6,7 +6,9 @@ browser. Figures for papers and papermill runs use matplotlib (:mod:`cryonb.plot
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from typing import Callable, Sequence
 
@@ -207,5 +209,8 @@ def _frame_plot(view: nglview.NGLWidget, plot: Callable[[int], object]) -> ipywi
 
 
 def _map_file(m: Map) -> str:
+    """``m`` written to a fresh temporary folder for nglview, removed when Python exits (a view may
+    read its file after this returns)."""
     folder = tempfile.mkdtemp(prefix="cryonb_view_")
+    atexit.register(shutil.rmtree, folder, True)
     return str(write_map(m, os.path.join(folder, "map.mrc")))
