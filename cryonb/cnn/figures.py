@@ -97,3 +97,23 @@ def plot_history(history: dict[str, list[float]], title: str = "") -> plt.Figure
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_training_maps(samples: dict, slab: int = 5) -> plt.Figure:
+    """Central slabs (``slab`` voxels thick, mean along z) of training maps side by side, each above
+    its labels (yellow: C-alpha, grey: ignored). ``samples``: {title: :class:`~.dataset.Sample`}."""
+    fig, axes = plt.subplots(2, len(samples), figsize=(3.2 * len(samples), 6.4), squeeze=False)
+    for k, (title, s) in enumerate(samples.items()):
+        z = s.map.shape[0] // 2
+        cut = slice(max(0, z - slab // 2), z + slab // 2 + 1)
+        axes[0, k].imshow(s.map.data[cut].mean(0), cmap="gray", origin="lower")
+        axes[0, k].set_title(f"{title}\n{s.resolution:.1f} Å", fontsize=9)
+        labels = s.labels[cut]
+        shown = np.where((labels == 1).any(0), 1.0, np.where((labels < 0).any(0), 0.5, 0.0))
+        axes[1, k].imshow(shown, cmap="cividis", vmin=0, vmax=1, origin="lower")
+        for ax in axes[:, k]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[1, 0].set_ylabel("labels")
+    fig.tight_layout()
+    return fig

@@ -61,6 +61,7 @@ snr = None                   # noise of the scoring maps (None: noise-free)
 view_structure = "adk_closed"
 view_resolution = 5.0
 show_3d = True               # build the nglview widget (it draws only in a live browser)
+experimental = False         # train on experimental-looking maps (cryonb.cnn.experimental) instead of clean ones
 seed = 0
 run_dir = None               # papermill sets it; None: papermill_runs/02_cnn_training/interactive (cryonb.notebook_runs.interactive_run_dir)
 
@@ -86,13 +87,35 @@ else:
                            threads=threads, time_limit=time_limit)
 shipped = load_weights() if compare_shipped and DEFAULT_WEIGHTS.is_file() else None
 names = structures or split.test
-runs.write_parameters(run, {"full": full, "scored": names, "resolutions": resolutions, "orientations": orientations,
+runs.write_parameters(run, {"full": full, "experimental": experimental, "scored": names, "resolutions": resolutions, "orientations": orientations,
                             "snr": snr})
 runs.begin_run(run, "cnn_training", {"network": network.as_dict(), "data": data.as_dict(),
                                      "training": training},
                inputs={"split": split.as_dict()}, seed=training.seed, threads=training.threads)
 print(f"train {len(split.train)} structures, validate on {len(split.val)}, test {len(split.test)}: {split.test}")
 print(f"run folder: {run}")
+
+# %% [markdown]
+# ## Maps that look experimental
+# Real maps are not clean sums of atoms. `experimental=True` trains on maps made the way
+# reconstructions look (`cryonb.cnn.experimental`): B-factors that blur some regions more than
+# others, noise whose signal-to-noise falls to about 1/3 at the resolution, sharpening and
+# filters, neighbouring chains (labelled), RNA, ligands and detergent (unlabelled), a smeared
+# segment whose labels are ignored (grey), masks and other voxel sizes. The shipped second network
+# (`tools/train_ca_network.py --experimental`) was fine-tuned on such maps and on a real map with
+# its deposited model; `cryonb predict-ca` then runs both networks and reports how far they agree.
+
+# %%
+from cryonb.cnn.experimental import RealismConfig, experimental_sample
+example = load_structure(view_structure)
+clean = make_sample(example, DataConfig(voxel_size=voxel_size), np.random.default_rng(seed), view_structure,
+                    resolution=view_resolution)
+rough = experimental_sample(example, [load_structure(n) for n in split.train[:3]], DataConfig(voxel_size=voxel_size),
+                            RealismConfig(p_neighbour=1.0, p_disordered=1.0), np.random.default_rng(seed),
+                            view_structure, resolution=view_resolution)
+fig = figures.plot_training_maps({"clean simulated": clean, "experimental-looking": rough})
+plots.save_figure(fig, run / "training_maps")
+plt.show()
 
 # %% [markdown]
 # ## Train
@@ -104,7 +127,8 @@ print(f"run folder: {run}")
 # %%
 if not resume and (run / "checkpoint.pt").exists():
     (run / "checkpoint.pt").unlink()   # a fresh run replaces this run folder's training
-result = train_network(split, run, network, data, training, resume=resume, progress=True)
+result = train_network(split, run, network, data, training, resume=resume, progress=True,
+                       realism=RealismConfig() if experimental else None)
 record = result.record
 print(f"{record['epochs']} epochs in {record['seconds']:.0f} s on {record['device']} "
       f"({record['threads']} threads); best epoch {record['best_epoch']}; {record['n_parameters']:,} parameters")
