@@ -97,11 +97,11 @@ def _predict(m, args) -> tuple[np.ndarray, np.ndarray, object, dict]:
     first = str(args.weights or DEFAULT_WEIGHTS)
     second = args.second_weights or (str(EXPERIMENTAL_WEIGHTS) if EXPERIMENTAL_WEIGHTS.is_file() else None)
     report = {"map": str(args.map), "resolution": args.resolution, "length": args.length, "networks": [first],
-              "agreement": None, "reliable": None, "warnings": []}
+              "agreement": None, "reliable": None, "warnings": [], "notes": []}
     if args.single or second is None:
         if not args.single:
-            report["warnings"].append("no second (experimental-trained) network is shipped: one network, no "
-                                      "consensus")
+            report["notes"].append("one network: no second (experimental-trained) network is shipped yet, so no "
+                                   "consensus (give one with --second-weights)")
         peaks, prob = predict_calphas(m, args.length, args.weights, args.device, args.window, args.overlap,
                                       args.batch)
         return peaks.xyz, peaks.value, prob, report
@@ -138,7 +138,7 @@ def _density_sd(m, xyz: np.ndarray) -> float | None:
 
 
 def report_text(report: dict) -> str:
-    lines = [f"networks: {len(report['networks'])}"]
+    lines = [f"networks: {len(report['networks'])}"] + report["notes"]
     if report["agreement"] is not None:
         lines.append(f"agreement (CRscore between the two networks' atoms): {report['agreement']:.3f} -> "
                      f"{'reliable' if report['reliable'] else 'UNRELIABLE'} (threshold 0.85)")
