@@ -137,3 +137,14 @@ def test_consensus_averages_paired_atoms_and_flags_disagreement():
     assert np.allclose(agreed.value[:60], 0.8) and np.allclose(agreed.xyz[60], [500.0, 0, 0])
     far = Peaks(xyz + 6.0, np.full(60, 0.7), np.zeros((60, 3), int))
     assert not consensus(first, far, 60).reliable
+
+
+def test_bfloat16_only_where_the_device_has_it(monkeypatch):
+    from cryonb.cnn.train import use_bfloat16
+    cpu = torch.device("cpu")
+    assert not use_bfloat16(TrainConfig(bfloat16=False), cpu)
+    assert use_bfloat16(TrainConfig(), torch.device("cuda"))
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert not use_bfloat16(TrainConfig(), cpu)          # emulated on an AVX2-only CPU: minutes per step
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert use_bfloat16(TrainConfig(), cpu)

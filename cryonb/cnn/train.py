@@ -50,7 +50,8 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None                       # torch CPU threads (None: leave as is)
     time_limit: float | None = None                  # seconds: no epoch starts that would end past it
-    bfloat16: bool = True                            # autocast the forward pass to bfloat16 (CPU: ~1.7x)
+    bfloat16: bool = True                            # autocast the forward pass to bfloat16 where the CPU
+                                                     # has it natively (use_bfloat16; ~1.7x there)
     decay_at: float | None = None                    # fraction of time_limit after which the learning
     decay_factor: float = 0.1                        # rate falls to decay_factor times itself:
     decay: str = "step"                              # at once ('step'), or by time down to it at
@@ -79,11 +80,10 @@ def experimental_config(threads: int | None = None, time_limit: float = 3600.0, 
     """The experimental network's settings: fine-tuned from the shipped network at 2e-4 (falling
     linearly to 1/100 over the second half of ``time_limit`` s), a fifth of the steps on labelled
     real maps, the rest on experimental-looking simulated maps (:class:`~.experimental.RealismConfig`).
-    Float32: on this machine's CPU (2026-12) a bfloat16-autocast step did not finish in 5 minutes,
-    a float32 one takes 4.5 s on two threads."""
+    (bfloat16 only where the CPU has it natively: :func:`use_bfloat16`.)"""
     return TrainConfig(epochs=1000, steps_per_epoch=50, threads=threads, time_limit=time_limit, seed=seed,
                        learning_rate=2e-4, decay_at=0.5, decay_factor=0.01, decay="linear",
-                       init_weights=str(DEFAULT_WEIGHTS), labelled_fraction=0.2, bfloat16=False)
+                       init_weights=str(DEFAULT_WEIGHTS), labelled_fraction=0.2)
 
 
 @dataclass
@@ -172,7 +172,7 @@ def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, source: Trainin
     device = weights.device
     net.train()
     with seeded(config.seed * 1_000_003 + step, device):          # dropout, reproducible per step
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bfloat16(config, device)):
             scores = net(torch.from_numpy(x).to(device))
         loss = F.cross_entropy(scores.float(), torch.from_numpy(y).to(device), weight=weights,
                                ignore_index=IGNORE)
@@ -180,6 +180,19 @@ def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, source: Trainin
         loss.backward()
     opt.step()
     return float(loss.detach())
+
+
+def use_bfloat16(config: TrainConfig, device: torch.device) -> bool:
+    """Autocast to bfloat16 only where it is fast: on a GPU, or a CPU with native bfloat16 (oneDNN);
+    on an AVX2-only CPU it is emulated and a training step took minutes instead of 4.5 s."""
+    if not config.bfloat16:
+        return False
+    if device.type != "cpu":
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def validate(net: ResidualNetwork, samples: list[Sample], config: TrainConfig) -> dict[str, float]:
