@@ -48,6 +48,7 @@ target = "adk_closed"        # the true model, when known (example name or file)
 replicas = 40                # the seed's 40
 steps = 20000                # Monte Carlo steps per replica
 shuffles = 100               # shuffled sequences per template for the z-score
+geometry_steps = 200         # geometry-only refinement of each full-atom model (iterations)
 threads = None               # torch CPU threads (None: torch's default)
 show_3d = True               # build the nglview widgets (they draw only in a live browser)
 seed = 0
@@ -78,7 +79,7 @@ truth = load_model(target) if target else None
 m, map_label, query = map_and_query(map, resolution, sequence, seed)
 runs.write_parameters(run, {"map": map_label, "resolution": resolution, "sequence": query.name, "templates": str(templates),
                             "rerank": rerank, "target": target})
-runs.begin_run(run, "assembly", {"replicas": replicas, "steps": steps}, seed=seed, threads=threads,
+runs.begin_run(run, "assembly", {"replicas": replicas, "steps": steps, "geometry_steps": geometry_steps}, seed=seed, threads=threads,
                inputs={"map": map_label, "resolution": resolution, "length": len(query)})
 print(f"query {query.name}: {len(query)} residues; run folder: {run}")
 
@@ -107,7 +108,8 @@ for r in table[:5]:
 # apart). The run checkpoints: run this cell again and it resumes.
 
 # %%
-config = AssemblyConfig(replicas=replicas, remc=RemcConfig(steps=steps, seed=seed), seed=seed)
+config = AssemblyConfig(replicas=replicas, remc=RemcConfig(steps=steps, seed=seed), seed=seed,
+                        geometry_steps=geometry_steps)
 rows = assemble_map(m, resolution, query, rerank, run / "assembly", traces, config, progress=True)
 remc = read_remc(run / "assembly")
 fig = plot_remc(remc)
