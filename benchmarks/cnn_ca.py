@@ -119,8 +119,7 @@ def real_length(folder: Path, source: str) -> int:
 
 def score_real_map(folder: Path, entry: tuple, weights: tuple) -> dict:
     """One real map: the first and second networks, their consensus and the naive baseline."""
-    from cryonb.cnn import naive_atoms, predict_calphas
-    from cryonb.cnn.consensus import consensus
+    from cryonb.cnn import naive_atoms, predict_calphas, predict_consensus
     from cryonb.cnn.score import ca_score
     from cryonb.io import calpha, read_map, read_model
     name, resolution, model, source = entry
@@ -131,14 +130,13 @@ def score_real_map(folder: Path, entry: tuple, weights: tuple) -> dict:
            "held_out": name == HELD_OUT_MAP, "shape": list(m.shape), "voxel": float(m.voxel_size.mean())}
     atoms = {"naive": naive_atoms(m, length)}
     t0 = time.perf_counter()
-    for key, w in zip(("first", "second"), weights):
-        if key == "first" or w is not None:
-            atoms[key] = predict_calphas(m, length, w)[0]
-    row["network_seconds"] = time.perf_counter() - t0
-    if "second" in atoms:
-        agreed = consensus(atoms["first"], atoms["second"], length)
+    if weights[1] is None:
+        atoms["first"] = predict_calphas(m, length, weights[0])[0]
+    else:
+        agreed, (atoms["first"], atoms["second"]), _ = predict_consensus(m, length, weights=weights)
         atoms["consensus"] = agreed
         row.update(agreement=agreed.agreement, reliable=agreed.reliable)
+    row["network_seconds"] = time.perf_counter() - t0
     for key, a in atoms.items():
         row[f"{key}_atoms"] = len(a.xyz)
         if true is not None:

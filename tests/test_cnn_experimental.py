@@ -120,7 +120,7 @@ def test_fine_tuning_starts_from_the_given_weights_and_skips_ignored_voxels(tmp_
         _initial_network(NetworkConfig(width=8, blocks=1), cfg, torch.device("cpu"))
     source = TrainingMaps({"a": chains[0], "b": chains[1]}, DataConfig(), ALL)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss = train_step(net, opt, source, DataConfig(), cfg, torch.tensor([1.0, 50.0]), step=0)
+    loss = train_step(net, opt, source, cfg, torch.tensor([1.0, 50.0]), step=0)
     assert np.isfinite(loss) and loss > 0
 
 

@@ -235,17 +235,20 @@ def random_patch(sample: Sample, edge: int, rng: np.random.Generator) -> tuple[n
 
 
 def training_batch(structures: dict[str, gemmi.Structure], config: DataConfig, edge: int, batch: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``batch`` patches, each from a fresh sample of a randomly chosen structure.
+                   rng: np.random.Generator, sample=None) -> tuple[np.ndarray, np.ndarray]:
+    """``batch`` patches, each from a fresh sample of a randomly chosen structure: ``sample(name,
+    rng, edge)`` (default: :func:`make_sample` of ``structures[name]``, a box of at least ``edge``).
 
     Returns density (B, 1, edge, edge, edge) float32 and labels (B, edge, edge, edge) int64.
     """
     names = sorted(structures)
+    if sample is None:
+        def sample(name, rng, edge):
+            return make_sample(structures[name], config, rng, name, min_edge=edge)
     x, y = [], []
     for _ in range(batch):
         name = names[rng.integers(len(names))]
-        density, labels = random_patch(make_sample(structures[name], config, rng, name, min_edge=edge),
-                                       edge, rng)
+        density, labels = random_patch(sample(name, rng, edge), edge, rng)
         x.append(density[None])
         y.append(labels)
     return np.stack(x), np.stack(y)

@@ -32,7 +32,8 @@ from ..density.noise import shell_noise
 from ..density.simulate import box_around_points
 from ..io import model_xyz, set_model_xyz
 from ..maps import Map
-from .dataset import DataConfig, Sample, ca_labels, ca_xyz, draw_resolution, normalised, rotated
+from .dataset import (DataConfig, Sample, ca_labels, ca_xyz, draw_resolution, load_structure, normalised, rotated,
+                      training_batch)
 
 IGNORE = -100            # label of voxels the loss skips (torch's cross-entropy ignore_index)
 FILTERS = ("cosine", "butterworth", "none")
@@ -166,9 +167,7 @@ def build_scene(st: gemmi.Structure, others: list[gemmi.Structure], nucleic: gem
     xyz = model_xyz(target)
     if others and rng.uniform() < cfg.p_neighbour:
         other = rotated(others[rng.integers(len(others))], rng)
-        moved = place_beside(model_xyz(other), xyz, rng)
-        shift = moved.mean(0) - model_xyz(other).mean(0)
-        set_model_xyz(other, model_xyz(other) + shift)
+        set_model_xyz(other, place_beside(model_xyz(other), xyz, rng))
         structures.append(other)
         labelled.append(ca_xyz(other))
     if nucleic is not None and rng.uniform() < cfg.p_nucleic:
@@ -348,24 +347,16 @@ def experimental_batch(structures: dict[str, gemmi.Structure], data: DataConfig,
     """``batch`` patches of fresh experimental-looking maps of randomly chosen structures (the
     others may stand beside them): density (B, 1, edge, edge, edge) float32, labels (B, edge, edge,
     edge) int64 with :data:`IGNORE` where the loss skips."""
-    from .dataset import random_patch
-    names = sorted(structures)
-    x, y = [], []
-    for _ in range(batch):
-        name = names[rng.integers(len(names))]
-        others = [structures[n] for n in names if n != name]
-        sample = experimental_sample(structures[name], others, data, cfg, rng, name, min_edge=edge)
-        density, labels = random_patch(sample, edge, rng)
-        x.append(density[None])
-        y.append(labels)
-    return np.stack(x), np.stack(y)
+    def sample(name, rng, edge):
+        others = [st for n, st in sorted(structures.items()) if n != name]
+        return experimental_sample(structures[name], others, data, cfg, rng, name, min_edge=edge)
+    return training_batch(structures, data, edge, batch, rng, sample)
 
 
 def experimental_evaluation(names: list[str], data: DataConfig, cfg: RealismConfig,
                             resolutions: tuple[float, ...], seed: int = 0) -> list[Sample]:
     """One experimental-looking map per structure and resolution, fixed by ``seed`` (the other
     structures of ``names`` may stand beside each)."""
-    from .dataset import load_structure
     rng = np.random.default_rng(seed)
     structures = {n: load_structure(n) for n in names}
     return [experimental_sample(structures[n], [structures[o] for o in names if o != n], data, cfg, rng, n,

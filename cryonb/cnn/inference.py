@@ -85,7 +85,8 @@ def predict_probability(net: ResidualNetwork, m: Map, voxel_size: float, window:
 
     voxel_size: the network's training voxel size (Å); a map on another voxel size is resampled
     to it (cubic B-spline, low-passed first at the new Nyquist limit when it is coarser), predicted,
-    and the probabilities interpolated (linear) back onto the input grid. The density is normalised to zero mean and unit SD first, as in training.
+    and the probabilities interpolated (linear) back onto the input grid. The density is normalised
+    to zero mean and unit SD first, as in training.
     """
     same = np.allclose(m.voxel_size, voxel_size, rtol=0.02)
     work = m if same else resample(m, voxel_size, antialias=True)

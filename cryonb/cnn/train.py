@@ -128,7 +128,7 @@ def train_network(split: DataSplit, out_dir: str | Path, network: NetworkConfig 
             t0 = time.perf_counter()
             lr = learning_rate(state["seconds"], config)
             _set_learning_rate(opt, lr)
-            losses = [train_step(net, opt, source, data, config, weights, step)
+            losses = [train_step(net, opt, source, config, weights, step)
                       for step in _steps(epoch, config, progress)]
             metrics = {"epoch": epoch + 1, "learning_rate": lr, "train_loss": float(np.mean(losses)),
                        **validate(net, val, config)}
@@ -160,14 +160,11 @@ class TrainingMaps:
         return training_batch(self.structures, self.data, config.patch, config.batch, rng)
 
 
-def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, source: TrainingMaps | dict, data: DataConfig,
-               config: TrainConfig, weights: torch.Tensor, step: int) -> float:
-    """One Adam step on a fresh batch drawn for ``step`` from ``source`` (a :class:`TrainingMaps`, or
-    a dict of structures simulated cleanly); returns the weighted cross-entropy (labels
-    :data:`~.experimental.IGNORE` skipped)."""
+def train_step(net: ResidualNetwork, opt: torch.optim.Optimizer, source: TrainingMaps, config: TrainConfig,
+               weights: torch.Tensor, step: int) -> float:
+    """One Adam step on a fresh batch drawn for ``step`` from ``source``; returns the weighted
+    cross-entropy (labels :data:`~.experimental.IGNORE` skipped)."""
     rng = np.random.default_rng([config.seed, step])
-    if isinstance(source, dict):
-        source = TrainingMaps(source, data)
     x, y = source.batch(config, rng)
     device = weights.device
     net.train()

@@ -128,13 +128,11 @@ def naive_report(m, xyz: np.ndarray, naive: np.ndarray, args) -> dict:
 
 
 def _density_sd(m, xyz: np.ndarray) -> float | None:
-    from scipy.ndimage import map_coordinates
     if not len(xyz):
         return None
     data = m.data.astype(np.float64)
     ref = data[data != 0] if (data != 0).any() else data.ravel()
-    values = map_coordinates(data, m.xyz_to_index(xyz)[:, ::-1].T, order=1)
-    return round(float((values.mean() - ref.mean()) / (ref.std() or 1.0)), 3)
+    return round(float((m.values_at(xyz).mean() - ref.mean()) / (ref.std() or 1.0)), 3)
 
 
 def report_text(report: dict) -> str:
