@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from .gmm import spread_sigma
-from .projection import gmm_projections
 
 B_SPREAD_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -59,8 +58,7 @@ def relative_b(score, x: torch.Tensor, orientations: torch.Tensor, resolution: f
     ln(|F_map| / |F_model|) against -s^2 / 4 over the rings scored at ``resolution``."""
     grid = score.grid
     with torch.no_grad():
-        mr, mi = gmm_projections(x.to(torch.float32), score.amplitude, score.sigma, score.rotations[orientations],
-                                 score.centre, grid)
+        mr, mi = score.model_projections(x, orientations)
         tr, ti = score.target[0][orientations], score.target[1][orientations]
         zeros = torch.zeros(grid.n_rings, device=score.device)
         p_model = zeros.index_add(0, score.ring, (mr ** 2 + mi ** 2).sum(0)).cpu()

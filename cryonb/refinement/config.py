@@ -42,6 +42,7 @@ class RefineConfig:
     gmm_b_factors: bool = True           # widen each atom's Gaussian by the model's B-factor
     match_blur: bool = True              # by the share of the B spread that fits the map best (blur.py)
     weights: GeometryWeights = field(default_factory=GeometryWeights)
+    projection: str = "auto"             # model projections: "analytic", "gridding" or "auto" (the cheaper)
     device: str = "auto"                 # "auto", "cpu" or "cuda"
     seed: int = 0
     threads: int | None = None

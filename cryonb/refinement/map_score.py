@@ -10,14 +10,20 @@ import numpy as np
 import torch
 
 from .gmm import ModelGMM
+from .gridding import GriddingPlan, choose_projection, gridded_projections
 from .projection import MapProjections, frc_per_ring, gmm_projections
 
 
 class MapScore:
-    """``score(xyz, batch, resolution)`` -> scalar tensor in [0, 2]; 0 is a perfect match."""
+    """``score(xyz, batch, resolution)`` -> scalar tensor in [0, 2]; 0 is a perfect match.
+
+    projection: how the model's projections are computed, "analytic" (:func:`.projection.gmm_projections`),
+    "gridding" (:func:`.gridding.gridded_projections`) or "auto" (the cheaper for this model and box,
+    :func:`.gridding.choose_projection`); :attr:`method` says which.
+    """
 
     def __init__(self, projections: MapProjections, gmm: ModelGMM, low_resolution: float = 100.0,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", projection: str = "auto"):
         self.proj, self.grid, self.low = projections, projections.grid, low_resolution
         self.device = torch.device(device)
         t = dict(device=self.device, dtype=torch.float32)
@@ -29,6 +35,9 @@ class MapScore:
         self.amplitude = gmm.amplitude_tensor(self.device)
         self.sigma = gmm.sigma_tensor(self.device)
         self.ring_weight: torch.Tensor | None = None    # (n_rings,); None: every ring alike
+        self.method = choose_projection(len(gmm.xyz), self.grid, float(gmm.sigma.min()), float(gmm.sigma.max()),
+                                        projection)
+        self._plans: dict[tuple[float, float], GriddingPlan] = {}
 
     @property
     def n_orientations(self) -> int:
@@ -41,11 +50,20 @@ class MapScore:
             raise ValueError(f"no Fourier rings between {self.low} and {resolution} Å")
         return torch.as_tensor(idx, device=self.device)
 
+    def model_projections(self, xyz: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real and imaginary coefficients (..., B, n_k) of the model's projections in ``batch``."""
+        x = xyz.to(self.device, torch.float32)
+        if self.method == "analytic":
+            return gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid)
+        key = (float(self.sigma.min()), float(self.sigma.max()))     # widths change with the blur match
+        if key not in self._plans:
+            self._plans[key] = GriddingPlan.build(self.grid, *key)
+        return gridded_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid,
+                                   self._plans[key])
+
     def frc(self, xyz: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
         """FRC per image and ring, (..., B, n_rings), for orientations ``batch`` (B,) long."""
-        x = xyz.to(self.device, torch.float32)
-        model = gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre,
-                                self.grid)
+        model = self.model_projections(xyz, batch)
         target = (self.target[0][batch], self.target[1][batch])
         return frc_per_ring(model, target, self.ring, self.grid.n_rings)
 

@@ -169,7 +169,9 @@ def _context(st, topo, library, x0, m, resolution, config, device) -> RefineCont
         bs = b_factors(topo, st) if config.gmm_b_factors else None
         gmm = ModelGMM.from_topology(topo, x0, resolution, bs)
         gmm.amplitude *= occupancies(topo, st)      # a partly occupied atom holds part of its density
-        score = MapScore(proj, gmm, config.low_resolution, device)
+        score = MapScore(proj, gmm, config.low_resolution, device, config.projection)
+        notes.append(f"map score: {score.method} projections of {len(x0)} atoms ({len(proj.rotations)} "
+                     f"orientations, {proj.grid.size}-pixel period)")
         if bs is not None and config.match_blur:
             notes.append(match_blur(score, x0, bs, SIGMA_PER_RESOLUTION * resolution, resolution)[1])
     return RefineContext(topo, library, m, resolution, config, device, score, load_priors(), st, notes)

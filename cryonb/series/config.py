@@ -57,6 +57,7 @@ class SeriesConfig:
     # period 1) period 1 left the models 0.024 Å further from the truth after the atoms stage (gemmi's
     # maps, median C-alpha RMSD 0.936 against 0.912, the same settings otherwise)
     fourier_period: float = 2.0
+    projection: str = "auto"             # model projections: "analytic", "gridding" or "auto" (the cheaper)
     device: str = "auto"                 # where the map scores run ("auto", "cpu", "cuda"); decoders on the CPU
     refine_start: bool = True
     match_blur: bool = True              # the share of the B spread that fits the best-fitting map, for all maps

@@ -133,7 +133,8 @@ def _refine_series(model, inputs, resolution, config, out_dir, resume, progress,
     gmm = ModelGMM.from_topology(topo, topo.xyz(model), resolution, b)   # the refined start keeps these B
     device = resolve_device(config.device)
     scores = [MapScore(MapProjections.compute(m, resolution, config.n_orientations, config.seed + k,
-                                              period=config.fourier_period), gmm, device=device)
+                                              period=config.fourier_period), gmm, device=device,
+                       projection=config.projection)
               for k, m in enumerate(inputs.maps)]
     blur_notes = _match_blur(scores, topo.xyz(model), b, resolution) if config.match_blur else []
     start, steps = _start_model(model, inputs, resolution, config, ckpt, topo, scores)

@@ -1,0 +1,127 @@
+"""Gridded GMM projections (cryonb.refinement.gridding) against the analytic ones."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import cryonb.refinement.gridding as gridding
+from cryonb.density.simulate import SimulationConfig, simulate_map
+from cryonb.refinement.gmm import ModelGMM, b_factors
+from cryonb.refinement.gridding import GriddingPlan, choose_projection, gridded_projections, smooth_size
+from cryonb.refinement.map_score import MapScore
+from cryonb.refinement.pipeline import refine_topology
+from cryonb.refinement.projection import FourierGrid, MapProjections, gmm_projections, random_rotations
+from tests.models import first_residues
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _atoms(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    xyz = torch.as_tensor(rng.normal(0.0, 12.0, (n, 3)) + 40.0)
+    amplitude = torch.as_tensor(rng.uniform(2.0, 5.0, n))
+    sigma = torch.as_tensor(rng.uniform(0.9, 1.6, n))
+    return xyz, amplitude, sigma
+
+
+def _both(xyz, amplitude, sigma, grid, rotations, centre, plan):
+    """Coefficients and a projected gradient of the analytic and the gridded projections."""
+    out = []
+    weights = None
+    for fn, kw in ((gmm_projections, {}), (gridded_projections, {"plan": plan})):
+        x = xyz.clone().requires_grad_(True)
+        real, imag = fn(x, amplitude, sigma, rotations, centre, grid, **kw)
+        if weights is None:
+            weights = torch.randn(real.shape, generator=torch.Generator().manual_seed(1), dtype=real.dtype)
+        ((real * weights).sum() - (imag * weights).sum()).backward()
+        out.append((real.detach(), imag.detach(), x.grad))
+    return out
+
+
+@pytest.mark.parametrize("tol", [1e-3, 1e-5, 1e-7])
+def test_gridded_coefficients_and_gradient_match_the_analytic_ones_to_the_tolerance(tol):
+    xyz, amplitude, sigma = _atoms(400)
+    grid = FourierGrid.build(1.6, 60, 4.0)
+    rotations = torch.as_tensor(random_rotations(3, 1))
+    centre = torch.tensor([40.0, 41.0, 39.0], dtype=torch.float64)
+    plan = GriddingPlan.build(grid, float(sigma.min()), float(sigma.max()), tol)
+    (ar, ai, ag), (gr, gi, gg) = _both(xyz, amplitude, sigma, grid, rotations, centre, plan)
+    scale = float(torch.sqrt((ar ** 2 + ai ** 2).mean()))
+    error = max(float((ar - gr).abs().max()), float((ai - gi).abs().max())) / scale
+    assert error < 10 * tol
+    assert float((ag - gg).abs().max() / ag.abs().max()) < 10 * tol
+    assert error > tol / 1e4              # the comparison is not of a function with itself
+
+
+def test_atoms_beyond_the_period_wrap_and_leading_dimensions_are_kept():
+    xyz, amplitude, sigma = _atoms(50, seed=2)
+    grid = FourierGrid.build(1.5, 24, 4.0)                         # period 36 Å, atoms spread over ~100 Å
+    rotations = torch.as_tensor(random_rotations(2, 3))
+    centre = torch.tensor([40.0, 40.0, 40.0], dtype=torch.float64)
+    frames = torch.stack([xyz, xyz + torch.tensor([3.0, -2.0, 1.0], dtype=torch.float64)])   # (2, N, 3)
+    plan = GriddingPlan.build(grid, float(sigma.min()), float(sigma.max()), 1e-6)
+    real, imag = gridded_projections(frames, amplitude, sigma, rotations, centre, grid, plan)
+    ar, ai = gmm_projections(frames, amplitude, sigma, rotations, centre, grid)
+    assert real.shape == ar.shape == (2, 2, len(grid.kx))
+    assert torch.allclose(real, ar, atol=1e-5 * float(ar.abs().max()))
+    assert torch.allclose(imag, ai, atol=1e-5 * float(ai.abs().max()))
+
+
+def test_chunking_the_atoms_changes_nothing(monkeypatch):
+    xyz, amplitude, sigma = _atoms(300, seed=4)
+    grid = FourierGrid.build(1.6, 60, 4.0)
+    rotations = torch.as_tensor(random_rotations(2, 0))
+    centre = torch.tensor([40.0, 40.0, 40.0], dtype=torch.float64)
+    results = []
+    for elements in (gridding.CHUNK_ELEMENTS, 5000):
+        monkeypatch.setattr(gridding, "CHUNK_ELEMENTS", elements)
+        x = xyz.clone().requires_grad_(True)
+        real, imag = gridded_projections(x, amplitude, sigma, rotations, centre, grid)
+        (real.sum() + 2 * imag.sum()).backward()
+        results.append((real.detach(), x.grad))
+    assert torch.allclose(results[0][0], results[1][0], rtol=1e-10, atol=1e-9)
+    assert torch.allclose(results[0][1], results[1][1], rtol=1e-10, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def fragment_in_map(adk_closed):
+    st = first_residues(adk_closed, 60)
+    topo = refine_topology(st)
+    m = simulate_map(st, SimulationConfig(resolution=4.0, voxel_size=1.2))
+    return topo, topo.xyz(st), b_factors(topo, st), MapProjections.compute(m, 4.0, 12, 0)
+
+
+def test_map_score_and_its_gradient_agree_between_the_two_projections(fragment_in_map):
+    topo, xyz, b, proj = fragment_in_map
+    moved = xyz + np.random.default_rng(0).normal(0.0, 0.5, xyz.shape)
+    values = {}
+    for method in ("analytic", "gridding"):
+        score = MapScore(proj, ModelGMM.from_topology(topo, xyz, 4.0, b), projection=method)
+        assert score.method == method
+        x = torch.as_tensor(moved).requires_grad_(True)
+        value = score(x, score.all_orientations(), 4.0)
+        value.backward()
+        values[method] = (float(value.detach()), x.grad.numpy().copy())
+    (va, ga), (vg, gg) = values["analytic"], values["gridding"]
+    assert 0.05 < va < 1.0
+    assert abs(va - vg) < 1e-4 * va
+    assert np.abs(ga - gg).max() < 1e-3 * np.abs(ga).max()
+
+
+def test_auto_takes_analytic_for_a_small_model_and_gridding_for_a_large_box():
+    small = FourierGrid.build(1.5, 50, 5.0)              # 75 Å box
+    large = FourierGrid.build(1.5, 200, 3.0)             # 300 Å box at 3 Å
+    assert choose_projection(1500, small, 1.1, 1.6) == "analytic"
+    assert choose_projection(50_000, large, 0.7, 1.4) == "gridding"
+    assert choose_projection(50_000, large, 0.7, 1.4, "analytic") == "analytic"
+    with pytest.raises(ValueError, match="projection method"):
+        choose_projection(10, small, 1.0, 1.0, "nufft")
+
+
+def test_fft_sizes_have_only_small_prime_factors():
+    assert [smooth_size(n) for n in (1, 7, 11, 97, 121, 241)] == [1, 8, 12, 100, 125, 243]
+    plan = GriddingPlan.build(FourierGrid.build(1.5, 64, 4.0), 0.9, 1.5)
+    assert smooth_size(plan.n) == plan.n and plan.n * plan.pixel == pytest.approx(96.0)
+    with pytest.raises(ValueError):
+        GriddingPlan.build(FourierGrid.build(1.5, 64, 4.0), 1.5, 0.9)
