@@ -8,7 +8,8 @@ import torch
 import cryonb.refinement.gridding as gridding
 from cryonb.density.simulate import SimulationConfig, simulate_map
 from cryonb.refinement.gmm import ModelGMM, b_factors
-from cryonb.refinement.gridding import GriddingPlan, choose_projection, gridded_projections, smooth_size
+from cryonb.refinement.gridding import (GriddingPlan, choose_projection, gridded_projections, gridding_classes,
+                                        smooth_size)
 from cryonb.refinement.map_score import MapScore
 from cryonb.refinement.pipeline import refine_topology
 from cryonb.refinement.projection import FourierGrid, MapProjections, gmm_projections, random_rotations
@@ -25,11 +26,11 @@ def _atoms(n: int, seed: int = 0):
     return xyz, amplitude, sigma
 
 
-def _both(xyz, amplitude, sigma, grid, rotations, centre, plan):
+def _both(xyz, amplitude, sigma, grid, rotations, centre, classes):
     """Coefficients and a projected gradient of the analytic and the gridded projections."""
     out = []
     weights = None
-    for fn, kw in ((gmm_projections, {}), (gridded_projections, {"plan": plan})):
+    for fn, kw in ((gmm_projections, {}), (gridded_projections, {"classes": classes})):
         x = xyz.clone().requires_grad_(True)
         real, imag = fn(x, amplitude, sigma, rotations, centre, grid, **kw)
         if weights is None:
@@ -45,8 +46,9 @@ def test_gridded_coefficients_and_gradient_match_the_analytic_ones_to_the_tolera
     grid = FourierGrid.build(1.6, 60, 4.0)
     rotations = torch.as_tensor(random_rotations(3, 1))
     centre = torch.tensor([40.0, 41.0, 39.0], dtype=torch.float64)
-    plan = GriddingPlan.build(grid, float(sigma.min()), float(sigma.max()), tol)
-    (ar, ai, ag), (gr, gi, gg) = _both(xyz, amplitude, sigma, grid, rotations, centre, plan)
+    classes = gridding_classes(grid, sigma.numpy(), tol)
+    assert len(classes) == 3                                       # widths 0.9-1.6 Å in steps of 1.3
+    (ar, ai, ag), (gr, gi, gg) = _both(xyz, amplitude, sigma, grid, rotations, centre, classes)
     scale = float(torch.sqrt((ar ** 2 + ai ** 2).mean()))
     error = max(float((ar - gr).abs().max()), float((ai - gi).abs().max())) / scale
     assert error < 10 * tol
@@ -60,8 +62,8 @@ def test_atoms_beyond_the_period_wrap_and_leading_dimensions_are_kept():
     rotations = torch.as_tensor(random_rotations(2, 3))
     centre = torch.tensor([40.0, 40.0, 40.0], dtype=torch.float64)
     frames = torch.stack([xyz, xyz + torch.tensor([3.0, -2.0, 1.0], dtype=torch.float64)])   # (2, N, 3)
-    plan = GriddingPlan.build(grid, float(sigma.min()), float(sigma.max()), 1e-6)
-    real, imag = gridded_projections(frames, amplitude, sigma, rotations, centre, grid, plan)
+    classes = gridding_classes(grid, sigma.numpy(), 1e-6)
+    real, imag = gridded_projections(frames, amplitude, sigma, rotations, centre, grid, classes)
     ar, ai = gmm_projections(frames, amplitude, sigma, rotations, centre, grid)
     assert real.shape == ar.shape == (2, 2, len(grid.kx))
     assert torch.allclose(real, ar, atol=1e-5 * float(ar.abs().max()))
@@ -112,11 +114,11 @@ def test_map_score_and_its_gradient_agree_between_the_two_projections(fragment_i
 def test_auto_takes_analytic_for_a_small_model_and_gridding_for_a_large_box():
     small = FourierGrid.build(1.5, 50, 5.0)              # 75 Å box
     large = FourierGrid.build(1.5, 200, 3.0)             # 300 Å box at 3 Å
-    assert choose_projection(1500, small, 1.1, 1.6) == "analytic"
-    assert choose_projection(50_000, large, 0.7, 1.4) == "gridding"
-    assert choose_projection(50_000, large, 0.7, 1.4, "analytic") == "analytic"
+    assert choose_projection(small, np.linspace(1.1, 1.6, 1500)) == "analytic"
+    assert choose_projection(large, np.linspace(0.7, 1.4, 50_000)) == "gridding"
+    assert choose_projection(large, np.linspace(0.7, 1.4, 50_000), "analytic") == "analytic"
     with pytest.raises(ValueError, match="projection method"):
-        choose_projection(10, small, 1.0, 1.0, "nufft")
+        choose_projection(small, np.ones(10), "nufft")
 
 
 def test_fft_sizes_have_only_small_prime_factors():
@@ -125,3 +127,15 @@ def test_fft_sizes_have_only_small_prime_factors():
     assert smooth_size(plan.n) == plan.n and plan.n * plan.pixel == pytest.approx(96.0)
     with pytest.raises(ValueError):
         GriddingPlan.build(FourierGrid.build(1.5, 64, 4.0), 1.5, 0.9)
+
+
+def test_width_classes_cover_every_atom_once_and_span_at_most_the_ratio():
+    sigma = np.random.default_rng(5).uniform(0.7, 2.5, 2000)
+    grid = FourierGrid.build(1.5, 64, 3.0)
+    classes = gridding_classes(grid, sigma)
+    one = GriddingPlan.build(grid, sigma.min(), sigma.max())
+    idx = np.concatenate([i for _, i in classes])
+    assert np.array_equal(np.sort(idx), np.arange(2000))
+    for plan, i in classes:
+        assert sigma[i].max() / sigma[i].min() <= gridding.CLASS_RATIO + 1e-9
+        assert plan.sigma_min == sigma[i].min() and plan.footprint < one.footprint

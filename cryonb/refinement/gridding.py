@@ -30,6 +30,7 @@ from .projection import FourierGrid
 
 TOLERANCE = 1e-5     # relative error of the gridded coefficients (aliasing and truncation)
 CHUNK_ELEMENTS = 2 ** 22   # footprint values per chunk (images x atoms x footprint)
+CLASS_RATIO = 1.3    # widest / narrowest Gaussian drawn on one image (gridding_classes)
 
 
 def smooth_size(n: int) -> int:
@@ -148,60 +149,84 @@ class _DrawGaussians(torch.autograd.Function):
         return grad, None, None, None, None, None
 
 
+def gridding_classes(grid: FourierGrid, sigma, tol: float = TOLERANCE,
+                     ratio: float = CLASS_RATIO) -> list[tuple[GriddingPlan, np.ndarray]]:
+    """Atoms grouped by width, each group with its own image: ``[(plan, atom indices)]``.
+
+    Widths within a group span at most ``ratio``, so every atom is drawn on pixels matched to its
+    own width and its footprint stays near (2 sqrt(2 ln(1/tol)) ratio + 1)^2 pixels: a model whose
+    B-factors widen some Gaussians three-fold would otherwise draw every atom over nine times the
+    footprint on the narrowest atoms' pixels.
+    """
+    sigma = np.asarray(sigma, dtype=np.float64).reshape(-1)
+    level = np.floor(np.log(sigma / sigma.min()) / np.log(ratio) + 1e-9).astype(int)
+    out = []
+    for j in np.unique(level):
+        idx = np.flatnonzero(level == j)
+        out.append((GriddingPlan.build(grid, float(sigma[idx].min()), float(sigma[idx].max()), tol), idx))
+    return out
+
+
 def gridded_projections(xyz: torch.Tensor, amplitude: torch.Tensor, sigma: float | torch.Tensor,
                         rotations: torch.Tensor, centre: torch.Tensor, grid: FourierGrid,
-                        plan: GriddingPlan | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                        classes: list[tuple[GriddingPlan, np.ndarray]] | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Real and imaginary Fourier coefficients of GMM projections, each (..., B, n_k), as
     :func:`.projection.gmm_projections` gives them (same arguments), by gridding.
 
-    plan: image size and footprint (default: made for this sigma range at :data:`TOLERANCE`).
-    The widths and amplitudes take no gradient.
+    classes: atoms grouped by width with their images (default: :func:`gridding_classes` at
+    :data:`TOLERANCE`). The widths and amplitudes take no gradient.
     """
     dev, dt = xyz.device, xyz.dtype
     n_atoms = xyz.shape[-2]
-    sig = torch.as_tensor(sigma, device=dev, dtype=dt).reshape(-1).expand(n_atoms)
-    if plan is None:
-        plan = GriddingPlan.build(grid, float(sig.min()), float(sig.max()))
+    sig = torch.as_tensor(sigma, device=dev, dtype=dt).detach().reshape(-1).expand(n_atoms)
+    amp = amplitude.to(dev, dt).detach()
+    if classes is None:
+        classes = gridding_classes(grid, sig.cpu().numpy())
     uv = torch.einsum("...nj,bij->...bni", xyz - centre, rotations[:, :2].to(dt))   # (..., B, N, 2) Å
     n_images = uv.shape[:-2]
-    uv = uv.reshape(-1, n_atoms, 2) / plan.pixel
-    s = sig.detach() / plan.pixel
-    a = amplitude.to(dev, dt).detach() / (2 * math.pi * s * s)
-    chunk = max(1, CHUNK_ELEMENTS // (uv.shape[0] * plan.footprint ** 2))
-    image = _DrawGaussians.apply(uv, a, s, plan.radius, plan.n, chunk)
-    f = torch.fft.rfft2(image)                                            # (M, n, n//2 + 1) [y, x]
-    flat = torch.as_tensor((grid.my % plan.n) * (plan.n // 2 + 1) + grid.mx, device=dev)
-    coeffs = f.reshape(f.shape[0], -1)[:, flat]
-    out_shape = (*n_images, len(flat))
-    return coeffs.real.reshape(out_shape), coeffs.imag.reshape(out_shape)
+    uv = uv.reshape(-1, n_atoms, 2)
+    total = None
+    for plan, idx in classes:
+        i = torch.as_tensor(idx, device=dev)
+        s = sig[i] / plan.pixel
+        a = amp[i] / (2 * math.pi * s * s)
+        chunk = max(1, CHUNK_ELEMENTS // (uv.shape[0] * plan.footprint ** 2))
+        image = _DrawGaussians.apply(uv[:, i] / plan.pixel, a, s, plan.radius, plan.n, chunk)
+        f = torch.fft.rfft2(image)                                        # (M, n, n//2 + 1) [y, x]
+        flat = torch.as_tensor((grid.my % plan.n) * (plan.n // 2 + 1) + grid.mx, device=dev)
+        coeffs = f.reshape(f.shape[0], -1)[:, flat]
+        total = coeffs if total is None else total + coeffs
+    out_shape = (*n_images, len(grid.kx))
+    return total.real.reshape(out_shape), total.imag.reshape(out_shape)
 
 
-# Cost per atom and image (microseconds, forward + backward in float32 on two cores of this
-# project's CPU; benchmarks/scale.py measures them): the analytic form pays for its trigonometric
-# tables (n_x + n_y per atom) and matrix products (n_x n_y), gridding for its footprint (W^2) and
-# one FFT per image (n^2 log2 n, shared by the atoms).
-ANALYTIC_US = (0.3, 0.012, 0.0009)        # constant, per (n_x + n_y), per n_x n_y
-GRIDDING_US = (0.3, 0.008, 0.00002)       # constant, per W^2, per n^2 log2 n / N
+# Cost per image (microseconds, forward + backward in float32 on two cores of this project's CPU,
+# fitted to AdK, CFTR 6MSM and four CFTR copies at 3.2, 5 and 8 Å with their B-factors): the
+# analytic form pays per atom for its tables and matrix products (n_x n_y), gridding per atom,
+# per footprint pixel and per FFT (n^2 log2 n per width class).
+ANALYTIC_US = (0.25, 0.0009)              # per atom, per atom and n_x n_y
+GRIDDING_US = (0.3, 0.003, 0.00002)       # per atom, per footprint pixel, per n^2 log2 n
 
 
-def projection_costs(n_atoms: int, grid: FourierGrid, sigma_min: float, sigma_max: float,
-                     tol: float = TOLERANCE) -> dict[str, float]:
-    """Estimated microseconds per image of the analytic and the gridded projections."""
+def projection_costs(grid: FourierGrid, sigma: np.ndarray, tol: float = TOLERANCE) -> dict[str, float]:
+    """Estimated microseconds per image of the analytic and the gridded projections of atoms
+    with widths ``sigma`` (N,) Å."""
+    sigma = np.asarray(sigma, dtype=np.float64).reshape(-1)
     nx, ny = len(np.unique(grid.kx)), len(np.unique(grid.ky))
-    plan = GriddingPlan.build(grid, sigma_min, sigma_max, tol)
-    analytic = n_atoms * (ANALYTIC_US[0] + ANALYTIC_US[1] * (nx + ny) + ANALYTIC_US[2] * nx * ny)
-    gridding = (n_atoms * (GRIDDING_US[0] + GRIDDING_US[1] * plan.footprint ** 2)
-                + GRIDDING_US[2] * plan.n ** 2 * math.log2(plan.n))
+    analytic = len(sigma) * (ANALYTIC_US[0] + ANALYTIC_US[1] * nx * ny)
+    gridding = len(sigma) * GRIDDING_US[0] + sum(
+        GRIDDING_US[1] * len(idx) * plan.footprint ** 2 + GRIDDING_US[2] * plan.n ** 2 * math.log2(plan.n)
+        for plan, idx in gridding_classes(grid, sigma, tol))
     return {"analytic": analytic, "gridding": gridding}
 
 
-def choose_projection(n_atoms: int, grid: FourierGrid, sigma_min: float, sigma_max: float,
-                      method: str = "auto") -> str:
+def choose_projection(grid: FourierGrid, sigma: np.ndarray, method: str = "auto") -> str:
     """"analytic" or "gridding": ``method`` itself, or for "auto" the cheaper by
     :func:`projection_costs` (analytic for small models and boxes, gridding for large ones)."""
     if method in ("analytic", "gridding"):
         return method
     if method != "auto":
         raise ValueError(f"projection method must be 'auto', 'analytic' or 'gridding', got {method!r}")
-    costs = projection_costs(n_atoms, grid, sigma_min, sigma_max)
+    costs = projection_costs(grid, sigma)
     return "gridding" if costs["gridding"] < costs["analytic"] else "analytic"

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .gmm import ModelGMM
-from .gridding import GriddingPlan, choose_projection, gridded_projections
+from .gridding import choose_projection, gridded_projections, gridding_classes
 from .projection import MapProjections, frc_per_ring, gmm_projections
 
 
@@ -35,9 +35,8 @@ class MapScore:
         self.amplitude = gmm.amplitude_tensor(self.device)
         self.sigma = gmm.sigma_tensor(self.device)
         self.ring_weight: torch.Tensor | None = None    # (n_rings,); None: every ring alike
-        self.method = choose_projection(len(gmm.xyz), self.grid, float(gmm.sigma.min()), float(gmm.sigma.max()),
-                                        projection)
-        self._plans: dict[tuple[float, float], GriddingPlan] = {}
+        self.method = choose_projection(self.grid, gmm.sigma, projection)
+        self._classes: tuple[tuple, list] | None = None        # (widths key, gridding classes)
 
     @property
     def n_orientations(self) -> int:
@@ -55,11 +54,11 @@ class MapScore:
         x = xyz.to(self.device, torch.float32)
         if self.method == "analytic":
             return gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid)
-        key = (float(self.sigma.min()), float(self.sigma.max()))     # widths change with the blur match
-        if key not in self._plans:
-            self._plans[key] = GriddingPlan.build(self.grid, *key)
+        key = (len(self.sigma), float(self.sigma.sum()), float(self.sigma.min()), float(self.sigma.max()))
+        if self._classes is None or self._classes[0] != key:      # widths change with the blur match
+            self._classes = (key, gridding_classes(self.grid, self.sigma.cpu().numpy()))
         return gridded_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid,
-                                   self._plans[key])
+                                   self._classes[1])
 
     def frc(self, xyz: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
         """FRC per image and ring, (..., B, n_rings), for orientations ``batch`` (B,) long."""
