@@ -19,6 +19,7 @@ from cryonb.io import read_model, write_model
 from cryonb.perturb import jitter
 from cryonb.superpose import rmsd
 from cryonb.refinement import GeometryRefineConfig, refine_geometry
+from cryonb.refinement.geometry_only import converged
 from cryonb.validation.dihedrals import residue_torsions
 from cryonb.validation.rama import rama_classes
 from cryonb.validation.report import validate_model
@@ -96,6 +97,27 @@ def test_geometry_refinement_repairs_a_noisy_fragment(adk_closed, priors):
     # regularising moves the model back towards the clean one
     assert rmsd(ca(result.structure), ca(st)) < rmsd(ca(noisy), ca(st))
     assert result.history["total"][-1] < result.history["total"][0]
+    assert result.iterations == 150 and len(result.history["shift"]) == 6
+
+
+def test_convergence_needs_both_windows_after_the_ramp():
+    settling = [10.0, 5.0, 3.0, 2.5, 2.4, 2.4, 2.4, 2.4, 2.4, 2.4]
+    assert not converged(settling, 4, None)
+    assert not converged(settling[:9], 4, 0.01)            # the earlier window would start before round 4
+    assert converged(settling, 4, 0.01)
+    assert not converged(settling, 4, 0.0)
+    falling = [10.0 - k for k in range(10)]
+    assert not converged(falling, 4, 0.01)
+
+
+def test_polish_stops_once_settled_and_says_so(adk_closed, priors):
+    noisy = jitter(first_residues(adk_closed, 30), 0.2, seed=1)
+    full = refine_geometry(noisy, GeometryRefineConfig(steps=400, refresh_every=10), priors=priors)
+    early = refine_geometry(noisy, GeometryRefineConfig(steps=400, refresh_every=10, converge=0.02), priors=priors)
+    assert full.iterations == 400 and len(full.history["total"]) == 40
+    assert 260 <= early.iterations < 400                     # 20 ramp rounds + two windows of 3
+    assert np.allclose(early.history["total"], full.history["total"][:len(early.history["total"])])
+    assert rmsd(early.xyz, full.xyz) < 0.25 * full.rms_shift        # the last rounds moved atoms little
 
 
 def test_suite_prior_raises_rna_suiteness():

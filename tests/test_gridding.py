@@ -139,3 +139,11 @@ def test_width_classes_cover_every_atom_once_and_span_at_most_the_ratio():
     for plan, i in classes:
         assert sigma[i].max() / sigma[i].min() <= gridding.CLASS_RATIO + 1e-9
         assert plan.sigma_min == sigma[i].min() and plan.footprint < one.footprint
+
+
+def test_freed_memory_is_kept_for_reuse_on_linux():
+    import platform
+
+    from cryonb.torch_utils import reuse_freed_memory
+    assert reuse_freed_memory() is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    assert reuse_freed_memory() == reuse_freed_memory()

@@ -44,7 +44,7 @@ from . import (
 # options that default to None on the command line, so a resume can tell what was given
 DEFAULTS = {"map": None, "resolution": None, "device": "auto", "seed": 0, "threads": None,
             "iterations": None, "stages": "auto", "patches": 64, "polish_steps": 1000,
-            "rebuild_rotamers": "auto", "orientations": 96}
+            "rebuild_rotamers": "auto", "orientations": 96, "projection": "auto"}
 SAVED = ["model", *DEFAULTS]
 
 
@@ -75,6 +75,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rebuild-rotamers", choices=["auto", "yes", "no"],
                    help="try every side chain in every rotamer (default auto: at 3.5 Å and better)")
     p.add_argument("--orientations", type=int, metavar="N", help="cached map projections (default 96)")
+    p.add_argument("--projection", choices=["auto", "analytic", "gridding"],
+                   help="how the model's projections are computed (default auto: the cheaper for the model "
+                        "and box; gridding for large models)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -187,7 +190,7 @@ def _config(args: argparse.Namespace):
     return RefineConfig(stages=plan, n_patches=args.patches,
                         rebuild_rotamers=rebuild, polish_steps=args.polish_steps,
                         n_orientations=args.orientations, device=args.device, seed=args.seed,
-                        threads=args.threads, **stages)
+                        threads=args.threads, projection=args.projection, **stages)
 
 
 def _write_outputs(result, out: Path) -> None:

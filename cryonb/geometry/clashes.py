@@ -181,8 +181,11 @@ def candidate_pairs(atoms: AtomSet, xyz: np.ndarray, cutoff: float | None = None
         d, j = tree.query(xyz, k=min(k + 1, len(xyz)), distance_upper_bound=cutoff)
         i = np.repeat(np.arange(len(xyz)), j.shape[1])
         keep = np.isfinite(d.ravel())
-        pairs = np.stack([i[keep], j.ravel()[keep]], 1)
-        pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+        a, b = i[keep], j.ravel()[keep]
+        n = np.int64(len(xyz))
+        key = np.sort(np.minimum(a, b) * n + np.maximum(a, b))       # one int per pair: a fast sort
+        key = key[np.r_[True, key[1:] != key[:-1]]]
+        pairs = np.stack([key // n, key % n], 1)
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)

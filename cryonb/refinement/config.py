@@ -32,6 +32,8 @@ class RefineConfig:
     atoms: StageConfig | None = None
     rebuild_rotamers: str | bool = "auto"   # "auto": at resolutions of 3.5 Å and better
     polish_steps: int = 1000             # geometry-only L-BFGS iterations at the end (0: none)
+    polish_converge: float | None = 0.002   # stop the polish early once its objective settles (relative
+                                         # change of 3-round means after the prior ramp; None: never)
     polish_tether: float = 0.5           # Å
     polish_map_weight: float = 170.0     # map score (1 - FRC) weight at 3 Å, x (3 / resolution)^2 elsewhere
     polish_weights: GeometryWeights | None = None   # None: POLISH_WEIGHTS, by resolution

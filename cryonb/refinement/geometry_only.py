@@ -42,6 +42,8 @@ class GeometryRefineConfig:
     cis_threshold: float = 90.0      # degrees: peptides keep the planar state (cis/trans) nearest the start
     cis_general: float = 30.0        # degrees: but a non-proline peptide is cis only when clearly so
     prior_ramp: float = 0.5          # fraction of the rounds over which prior weights rise from 10 % to full
+    converge: float | None = None    # stop once the objective, averaged over CONVERGE_WINDOW rounds, changes
+                                     # less than this (relative) after the ramp (None: run every step)
     weights: GeometryWeights = field(default_factory=GeometryWeights)
     threads: int | None = None       # torch CPU threads (None: torch's default)
 
@@ -59,6 +61,7 @@ class GeometryRefineResult:
     history: dict[str, list[float]]  # term -> value after each round of L-BFGS
     seconds: float
     notes: list[str]
+    iterations: int = 0               # L-BFGS iterations run (fewer than asked when converged)
 
     @property
     def rms_shift(self) -> float:
@@ -117,21 +120,43 @@ def _refine_geometry(st, config, library, priors, progress, extra, topo=None) ->
         rounds = tqdm(rounds, desc="geometry", unit="round")
     full = {"rama": config.weights.rama, "rotamer": config.weights.rotamer, "suite": config.weights.suite}
     n_rounds = len(rounds)
+    ramp_rounds = int(np.ceil(config.prior_ramp * n_rounds))
+    done = 0
     for i in rounds:
         ramp = min(1.0, 0.1 + 0.9 * i / max(1.0, config.prior_ramp * n_rounds))
         for name, value in full.items():
             setattr(loss_fn.weights, name, value * ramp)
         loss_fn.refresh(coordinates())
         current[0] = i
+        before = coordinates().detach().clone()
         lbfgs_round(x, lambda: objective()[0], lengths[i])
         with torch.no_grad():
             total, values = objective()
+            values["shift"] = ((coordinates() - before) ** 2).sum(-1).mean().sqrt()   # Å, rms over the round
         for k, v in {**values, "total": total}.items():
             history.setdefault(k, []).append(float(v))
+        done += lengths[i]
+        if converged(history["total"], ramp_rounds, config.converge):
+            break
     xyz = coordinates().detach().numpy()
     out = st.clone()
     topo.set_xyz(out, xyz)
-    return GeometryRefineResult(out, xyz, x0, history, time.perf_counter() - t0, list(topo.notes))
+    return GeometryRefineResult(out, xyz, x0, history, time.perf_counter() - t0, list(topo.notes), done)
+
+
+CONVERGE_WINDOW = 3   # rounds averaged on each side of the convergence test
+
+
+def converged(totals: list[float], ramp_rounds: int, tolerance: float | None) -> bool:
+    """Whether the objective has settled: the mean of the last :data:`CONVERGE_WINDOW` rounds differs
+    from the mean of the window before by less than ``tolerance`` (relative), both windows after the
+    prior ramp (``ramp_rounds``). Windows, because each round sees fresh map projections whose
+    score scatters by about as much as a settled model still improves."""
+    w = CONVERGE_WINDOW
+    if tolerance is None or len(totals) < ramp_rounds + 2 * w:
+        return False
+    last, before = np.mean(totals[-w:]), np.mean(totals[-2 * w:-w])
+    return abs(before - last) < tolerance * abs(before)
 
 
 def round_lengths(iterations: int, round_length: int) -> list[int]:

@@ -28,7 +28,7 @@ import torch
 
 from .projection import FourierGrid
 
-TOLERANCE = 1e-5     # relative error of the gridded coefficients (aliasing and truncation)
+TOLERANCE = 1e-4     # relative error of the gridded coefficients (aliasing and truncation)
 CHUNK_ELEMENTS = 2 ** 22   # footprint values per chunk (images x atoms x footprint)
 CLASS_RATIO = 1.3    # widest / narrowest Gaussian drawn on one image (gridding_classes)
 

@@ -29,8 +29,10 @@ def refine_metrics(result) -> dict:
 
 
 def step_records(steps) -> list[dict]:
-    """steps.json entries: name, seconds, geometry weight, notes and the last value of each loss."""
-    return [{"name": s.name, "seconds": s.seconds, "geometry_weight": s.geometry_weight, "notes": s.notes,
+    """steps.json entries: name, seconds, optimiser iterations, geometry weight, notes and the last
+    value of each loss."""
+    return [{"name": s.name, "seconds": s.seconds, "iterations": s.iterations,
+             "geometry_weight": s.geometry_weight, "notes": s.notes,
              "final": {key: values[-1] for key, values in s.history.items() if values}} for s in steps]
 
 

@@ -75,6 +75,7 @@ class StageResult:
     geometry_weight: float
     seconds: float
     notes: list[str] = field(default_factory=list)
+    iterations: int | None = None      # optimiser iterations run (None: not an optimisation)
 
 
 def group_centres(xyz: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:
@@ -267,7 +268,7 @@ def train_stage(kind: str, xyz: np.ndarray, cfg: StageConfig, ctx: StageContext,
     with torch.no_grad():
         final = morph(dec(dec.constant_input()))[0].cpu().numpy()
     notes = [f"{kind}: geometry weight {weight:.3g} ({why})"]
-    return StageResult(kind, final, history, float(weight), time.perf_counter() - t0, notes)
+    return StageResult(kind, final, history, float(weight), time.perf_counter() - t0, notes, sum(lengths))
 
 
 def _optimise(dec: Decoder, loss, cfg: StageConfig) -> None:

@@ -88,13 +88,15 @@ def _polish_step(ctx, xyz: np.ndarray, progress: bool) -> StageResult:
     st = ctx.structure.clone()
     ctx.topo.set_xyz(st, xyz)
     cfg = GeometryRefineConfig(steps=ctx.config.polish_steps, tether_sigma=polish_tether(ctx.config, ctx.resolution),
-                               weights=polish_weights(ctx.config, ctx.resolution))
+                               weights=polish_weights(ctx.config, ctx.resolution),
+                               converge=ctx.config.polish_converge)
     extra = None if ctx.map_score is None else _map_term(ctx)
     weight = 0.0 if extra is None else polish_map_weight(ctx.config, ctx.resolution)
     r = refine_geometry(st, cfg, ctx.library, ctx.priors, progress, extra, topology=ctx.topo)
-    note = (f"polish: {cfg.steps} L-BFGS iterations on coordinates, map weight {weight:.3g}, "
+    ran = f"{r.iterations} L-BFGS iterations" + (f" of {cfg.steps} (converged)" if r.iterations < cfg.steps else "")
+    note = (f"polish: {ran} on coordinates, map weight {weight:.3g}, "
             f"tether {cfg.tether_sigma:.2g} Å, rms shift {r.rms_shift:.3f} Å")
-    return StageResult("polish", ctx.topo.xyz(r.structure), r.history, weight, r.seconds, [note])
+    return StageResult("polish", ctx.topo.xyz(r.structure), r.history, weight, r.seconds, [note], r.iterations)
 
 
 TETHER_RESOLUTION = 3.5   # Å: polish_tether holds here and finer, and tightens as (3.5 / resolution)^2 beyond
