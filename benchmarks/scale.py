@@ -86,7 +86,9 @@ def per_iteration(model_path: Path, map_path: Path, resolution: float, threads: 
     """Set-up seconds and milliseconds per forward + backward of the map score and the geometry."""
     import torch
 
+    from cryonb.geometry.library import RestraintLibrary
     from cryonb.io import read_map, read_model
+    from cryonb.priors import load_priors
     from cryonb.refinement.config import RefineConfig, polish_weights
     from cryonb.refinement.pipeline import _context, refine_topology
     from cryonb.restraints.loss import GeometryLoss
@@ -97,11 +99,12 @@ def per_iteration(model_path: Path, map_path: Path, resolution: float, threads: 
     x0 = topo.xyz(st)
     config = RefineConfig(projection=projection, threads=threads)
     t = time.perf_counter()
-    ctx = _context(st, topo, None, x0, m, resolution, config, torch.device("cpu"))
+    library = RestraintLibrary()
+    ctx = _context(st, topo, library, x0, m, resolution, config, torch.device("cpu"))
     setup = time.perf_counter() - t
     score, x = ctx.map_score, torch.as_tensor(x0).requires_grad_(True)
     batch = next(score.batches(32, 1))
-    geo = GeometryLoss(topo, ctx.library, x0, polish_weights(config, resolution), ctx.priors, refresh_every=0)
+    geo = GeometryLoss(topo, library, x0, polish_weights(config, resolution), load_priors(), refresh_every=0)
     return {"atoms": int(len(x0)), "box": list(m.shape), "voxel": float(m.voxel_size.mean()),
             "projection": score.method, "setup_seconds": round(setup, 2),
             "map_ms_32": round(1000 * _per_call(lambda: score(x, batch, resolution).backward()), 1),

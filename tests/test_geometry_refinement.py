@@ -100,6 +100,14 @@ def test_geometry_refinement_repairs_a_noisy_fragment(adk_closed, priors):
     assert result.iterations == 150 and len(result.history["shift"]) == 6
 
 
+def test_lbfgs_keeps_fewer_pairs_only_for_very_large_decoders():
+    from cryonb.refinement.geometry_only import LBFGS_HISTORY, lbfgs_history
+    atoms_decoder = lambda n_atoms: 256 * 3 * n_atoms                      # noqa: E731 - its last layer
+    assert lbfgs_history(atoms_decoder(1_656)) == lbfgs_history(atoms_decoder(15_000)) == LBFGS_HISTORY
+    assert 5 <= lbfgs_history(atoms_decoder(165_000)) < LBFGS_HISTORY
+    assert lbfgs_history(atoms_decoder(165_000), itemsize=8) <= lbfgs_history(atoms_decoder(165_000))
+
+
 def test_convergence_needs_both_windows_after_the_ramp():
     settling = [10.0, 5.0, 3.0, 2.5, 2.4, 2.4, 2.4, 2.4, 2.4, 2.4]
     assert not converged(settling, 4, None)

@@ -165,10 +165,23 @@ def round_lengths(iterations: int, round_length: int) -> list[int]:
     return [round_length] * full + ([rest] if rest else [])
 
 
+LBFGS_HISTORY = 20                 # curvature pairs kept by L-BFGS
+LBFGS_MEMORY = 2 * 2 ** 30         # bytes: the pairs of a very large decoder are kept fewer to stay within this
+
+
+def lbfgs_history(n_values: int, itemsize: int = 4) -> int:
+    """Curvature pairs for ``n_values`` optimised numbers: :data:`LBFGS_HISTORY`, fewer (at least 5)
+    when the pairs would take more than :data:`LBFGS_MEMORY` (a 165,000-atom model's atoms decoder
+    has 127 million parameters: 20 pairs would take 20 GB)."""
+    fits = LBFGS_MEMORY // max(1, 2 * itemsize * n_values)
+    return int(min(LBFGS_HISTORY, max(5, fits)))
+
+
 def lbfgs_round(params, loss, iterations: int, tolerance_grad: float = 1e-9) -> None:
     """Up to ``iterations`` L-BFGS iterations (strong-Wolfe line search) on leaf tensor(s) ``params``."""
     params = [params] if isinstance(params, torch.Tensor) else list(params)
-    opt = torch.optim.LBFGS(params, max_iter=iterations, history_size=20, line_search_fn="strong_wolfe",
+    history = lbfgs_history(sum(p.numel() for p in params), params[0].element_size())
+    opt = torch.optim.LBFGS(params, max_iter=iterations, history_size=history, line_search_fn="strong_wolfe",
                             tolerance_grad=tolerance_grad, tolerance_change=1e-12)
 
     def closure():

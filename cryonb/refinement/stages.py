@@ -257,11 +257,14 @@ def train_stage(kind: str, xyz: np.ndarray, cfg: StageConfig, ctx: StageContext,
     for r in rounds:
         batch = next(batches) if batches is not None else None
         res = resolution_at(r * cfg.round_length, cfg, resolution)
+        with torch.no_grad():
+            before = morph(dec(dec.constant_input()))[0]
         if geo is not None:
-            geo.refresh(morph(dec(dec.constant_input()))[0].detach().cpu())
+            geo.refresh(before.cpu())
         _optimise(dec, lambda b=batch, lim=res: objective(b, lim)[0], replace(cfg, round_length=lengths[r]))
         with torch.no_grad():
             _, values = objective(batch, res)
+            values["shift"] = ((morph(dec(dec.constant_input()))[0] - before) ** 2).sum(-1).mean().sqrt()
         for k, v in values.items():
             history.setdefault(k, []).append(float(v))
         history.setdefault("resolution", []).append(res)
