@@ -54,7 +54,8 @@ class Checkpoints:
             with np.load(path) as f:
                 key = str(f["key"])
                 meta = json.loads(str(f["meta"]))
-                step = StageResult(name, f["xyz"], meta["history"], meta["weight"], meta["seconds"], meta["notes"])
+                step = StageResult(name, f["xyz"], meta["history"], meta["weight"], meta["seconds"], meta["notes"],
+                                   meta.get("iterations"))
         except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as exc:
             raise CryonbError(path, f"checkpoint is damaged ({type(exc).__name__}: {exc}); delete it to "
                                     "redo that step, or start a new run") from None
@@ -70,6 +71,6 @@ class Checkpoints:
         if self.folder is None:
             return
         meta = json.dumps({"history": step.history, "weight": step.geometry_weight,
-                           "seconds": step.seconds, "notes": step.notes})
+                           "seconds": step.seconds, "notes": step.notes, "iterations": step.iterations})
         with atomic_path(self.path(k, step.name)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, xyz=step.xyz, key=self.key, meta=meta)

@@ -202,11 +202,11 @@ def gridded_projections(xyz: torch.Tensor, amplitude: torch.Tensor, sigma: float
 
 
 # Cost per image (microseconds, forward + backward in float32 on two cores of this project's CPU,
-# fitted to AdK, CFTR 6MSM and four CFTR copies at 3.2, 5 and 8 Å with their B-factors): the
-# analytic form pays per atom for its tables and matrix products (n_x n_y), gridding per atom,
-# per footprint pixel and per FFT (n^2 log2 n per width class).
-ANALYTIC_US = (0.25, 0.0009)              # per atom, per atom and n_x n_y
-GRIDDING_US = (0.3, 0.003, 0.00002)       # per atom, per footprint pixel, per n^2 log2 n
+# with freed memory reused; fitted to AdK, CFTR 6MSM and four CFTR copies at 3.2, 5 and 8 Å with
+# their B-factors, within 20 %): the analytic form pays per atom and per atom and kept frequency
+# pair (n_x n_y), gridding per atom, per footprint pixel and per FFT (n^2 log2 n per width class).
+ANALYTIC_US = (0.25, 0.0003)              # per atom, per atom and n_x n_y
+GRIDDING_US = (0.03, 0.0038, 0.00002)     # per atom, per footprint pixel, per n^2 log2 n
 
 
 def projection_costs(grid: FourierGrid, sigma: np.ndarray, tol: float = TOLERANCE) -> dict[str, float]:

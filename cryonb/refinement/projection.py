@@ -171,26 +171,29 @@ def gmm_projections(xyz: torch.Tensor, amplitude: torch.Tensor, sigma: float | t
     xyz: (..., N, 3) Å; amplitude: (N,); sigma: Å, one width or (N,) per atom; rotations:
     (B, 3, 3); centre: (3,) Å. The phase ramp exp(-2 pi i (kx u + ky v)) and each Gaussian's
     envelope factorise over the distinct kx and ky, so each image is four (n_y, N) x (N, n_x) real
-    matrix products.
+    matrix products, taken over ky >= 0 only: at -ky the cosines are the same and the sines change
+    sign, so the products P = Acos.Ccos, Q = Asin.Csin, R = Acos.Csin, S = Asin.Ccos give
+    real = P -+ Q and imag = -(R +- S) for +-ky.
     """
     dev, dt = xyz.device, xyz.dtype
     rel = xyz - centre
     uv = torch.einsum("...nj,bij->...bin", rel, rotations[:, :2])   # (..., B, 2, N)
-    kx = torch.as_tensor(np.unique(grid.kx), device=dev, dtype=dt)
-    ky = torch.as_tensor(np.unique(grid.ky), device=dev, dtype=dt)
+    kx_values, ky_abs = np.unique(grid.kx), np.unique(np.abs(grid.ky))
+    kx = torch.as_tensor(kx_values, device=dev, dtype=dt)
+    ky = torch.as_tensor(ky_abs, device=dev, dtype=dt)
     px = 2 * np.pi * uv[..., 0, :, None] * kx                        # (..., B, N, n_x)
-    py = 2 * np.pi * uv[..., 1, :, None] * ky                        # (..., B, N, n_y)
+    py = 2 * np.pi * uv[..., 1, :, None] * ky                        # (..., B, N, n_y+)
     var = torch.as_tensor(sigma, device=dev, dtype=dt).reshape(-1, 1) ** 2   # (N or 1, 1)
     ex, ey = torch.exp(-2 * np.pi ** 2 * var * kx ** 2), torch.exp(-2 * np.pi ** 2 * var * ky ** 2)
     cx, sx = torch.cos(px) * ex, torch.sin(px) * ex
-    a = amplitude.to(dev, dt)[:, None] * ey                          # (N, n_y)
+    a = amplitude.to(dev, dt)[:, None] * ey                          # (N, n_y+)
     acy, asy = (a * torch.cos(py)).transpose(-1, -2), (a * torch.sin(py)).transpose(-1, -2)
-    real = acy @ cx - asy @ sx
-    imag = -(acy @ sx + asy @ cx)                                     # (..., B, n_y, n_x)
-    iy = torch.as_tensor(np.searchsorted(np.unique(grid.ky), grid.ky), device=dev)
-    ix = torch.as_tensor(np.searchsorted(np.unique(grid.kx), grid.kx), device=dev)
-    flat = iy * len(kx) + ix
-    return real.flatten(-2)[..., flat], imag.flatten(-2)[..., flat]
+    p, q, r, s = acy @ cx, asy @ sx, acy @ sx, asy @ cx               # (..., B, n_y+, n_x)
+    real = torch.stack([p - q, p + q], -3).flatten(-3)                # [ky >= 0 | ky < 0]
+    imag = torch.stack([-(r + s), s - r], -3).flatten(-3)
+    iy = np.searchsorted(ky_abs, np.abs(grid.ky)) + (grid.ky < 0) * len(ky_abs)
+    flat = torch.as_tensor(iy * len(kx_values) + np.searchsorted(kx_values, grid.kx), device=dev)
+    return real[..., flat], imag[..., flat]
 
 
 def frc_per_ring(model: tuple[torch.Tensor, torch.Tensor], target: tuple[torch.Tensor, torch.Tensor],
