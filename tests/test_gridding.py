@@ -119,6 +119,9 @@ def test_auto_takes_analytic_for_a_small_model_and_gridding_for_a_large_box():
     assert choose_projection(large, np.linspace(0.7, 1.4, 50_000), "analytic") == "analytic"
     with pytest.raises(ValueError, match="projection method"):
         choose_projection(small, np.ones(10), "nufft")
+    coarse = FourierGrid.build(8 / 3, 60, 8.0)                # a 160 Å box at 8 Å with a wide B spread:
+    assert choose_projection(coarse, np.linspace(1.8, 4.0, 20_000)) == "analytic"     # analytic is cheaper,
+    assert choose_projection(coarse, np.linspace(1.8, 4.0, 165_000)) == "gridding"   # but its tables pass 2 GB
 
 
 def test_fft_sizes_have_only_small_prime_factors():
@@ -147,3 +150,16 @@ def test_freed_memory_is_kept_for_reuse_on_linux():
     from cryonb.torch_utils import reuse_freed_memory
     assert reuse_freed_memory() is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
     assert reuse_freed_memory() == reuse_freed_memory()
+
+
+def test_scores_without_gradients_come_in_chunks_and_equal_one_pass(fragment_in_map, monkeypatch):
+    import cryonb.refinement.map_score as map_score
+    topo, xyz, b, proj = fragment_in_map
+    score = MapScore(proj, ModelGMM.from_topology(topo, xyz, 4.0, b), projection="analytic")
+    x, every = torch.as_tensor(xyz), score.all_orientations()
+    with torch.no_grad():
+        one = score.frc(x, every)
+        monkeypatch.setattr(map_score, "EVALUATION_CHUNK", 5)
+        chunked = score.frc(x, every)
+    assert chunked.shape == one.shape == (12, proj.grid.n_rings)
+    assert torch.allclose(one, chunked, atol=1e-6)

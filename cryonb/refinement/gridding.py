@@ -221,12 +221,25 @@ def projection_costs(grid: FourierGrid, sigma: np.ndarray, tol: float = TOLERANC
     return {"analytic": analytic, "gridding": gridding}
 
 
+ANALYTIC_MEMORY = 2 * 2 ** 30   # bytes: the analytic tables of one batch must fit in this
+ANALYTIC_TABLES = 8             # (images, atoms, frequencies) float32 tables held by a forward + backward
+
+
+def analytic_bytes(grid: FourierGrid, n_atoms: int, images: int = 32) -> int:
+    """Memory (bytes) of the analytic projections' tables for ``images`` images of ``n_atoms`` atoms."""
+    nx, ny = len(np.unique(grid.kx)), len(np.unique(np.abs(grid.ky)))
+    return ANALYTIC_TABLES * 4 * images * n_atoms * (nx + ny)
+
+
 def choose_projection(grid: FourierGrid, sigma: np.ndarray, method: str = "auto") -> str:
     """"analytic" or "gridding": ``method`` itself, or for "auto" the cheaper by
-    :func:`projection_costs` (analytic for small models and boxes, gridding for large ones)."""
+    :func:`projection_costs` (analytic for small models and boxes, gridding for large ones), and
+    gridding whenever the analytic tables of a 32-image batch would pass :data:`ANALYTIC_MEMORY`."""
     if method in ("analytic", "gridding"):
         return method
     if method != "auto":
         raise ValueError(f"projection method must be 'auto', 'analytic' or 'gridding', got {method!r}")
+    if analytic_bytes(grid, len(np.ravel(sigma))) > ANALYTIC_MEMORY:
+        return "gridding"
     costs = projection_costs(grid, sigma)
     return "gridding" if costs["gridding"] < costs["analytic"] else "analytic"

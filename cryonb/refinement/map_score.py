@@ -14,6 +14,9 @@ from .gridding import choose_projection, gridded_projections, gridding_classes
 from .projection import MapProjections, frc_per_ring, gmm_projections
 
 
+EVALUATION_CHUNK = 32   # images per pass when a score is evaluated without gradients
+
+
 class MapScore:
     """``score(xyz, batch, resolution)`` -> scalar tensor in [0, 2]; 0 is a perfect match.
 
@@ -50,7 +53,14 @@ class MapScore:
         return torch.as_tensor(idx, device=self.device)
 
     def model_projections(self, xyz: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real and imaginary coefficients (..., B, n_k) of the model's projections in ``batch``."""
+        """Real and imaginary coefficients (..., B, n_k) of the model's projections in ``batch``.
+
+        Without gradients (scores over every orientation, the blur match) the images are taken
+        :data:`EVALUATION_CHUNK` at a time: the analytic form's tables grow as images x atoms x
+        frequencies."""
+        if not torch.is_grad_enabled() and len(batch) > EVALUATION_CHUNK:
+            parts = [self.model_projections(xyz, b) for b in batch.split(EVALUATION_CHUNK)]
+            return torch.cat([p[0] for p in parts], -2), torch.cat([p[1] for p in parts], -2)
         x = xyz.to(self.device, torch.float32)
         if self.method == "analytic":
             return gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid)
