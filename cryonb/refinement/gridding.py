@@ -13,8 +13,9 @@ read at the kept frequencies, is then the analytic transform up to two small err
 * truncation: the footprint reaches ``sqrt(2 ln(1/tol)) sigma_max``, where the Gaussian has fallen
   to ``tol`` of its peak.
 
-Cost per image: N (2r+1)^2 for the drawing plus n^2 log n for the FFT, independent of the box for
-the atoms. Wrapping onto the period is exact: the analytic coefficients at k = m / period are those
+Atoms are grouped by width (:func:`gridding_classes`), each group on its own image with pixels
+matched to its widths. Cost per image: N (2r+1)^2 for the drawing plus n^2 log n per group for the
+FFT, independent of the box for the atoms. Wrapping onto the period is exact: the analytic coefficients at k = m / period are those
 of the periodised projection. Memory stays bounded: atoms are drawn in chunks, and the backward
 pass redraws each chunk's footprints instead of keeping them.
 """
