@@ -197,6 +197,7 @@ CASES = [
     ("series-resolution-200", SE.replace("resolution 6", "resolution 200"), ["coarser than half the box"]),
     ("series-iterations-negative", SE + " --iterations -3", ["--iterations", ">= 1"]),
     ("series-fit-iterations-negative", SE + " --fit-iterations -3", ["--fit-iterations", ">= 0"]),
+    ("series-device-cuda-absent", SE + " --device cuda", ["cuda", "no CUDA device"]),
     ("series-out-parent-file", SE.replace("{out}/run", "{in}/good.pdb/run"), ["good.pdb", "is a file"]),
     ("series-resume-missing", "series --resume {out}/never", ["never", "no such run folder"]),
     ("series-resume-refine-folder", "series --resume {in}/refine_damaged_checkpoint",

@@ -49,7 +49,7 @@ def test_series_command_runs_a_cryodrgn_style_input_end_to_end_and_resumes(cryod
     argv = ["series", "--maps", str(root / "vols"), "--latent", str(root / "z.pkl"), "--model",
             str(root / "closed.pdb"), "--resolution", "8", "--eval-latent", str(root / "eval.txt"),
             "--out", str(run), "--iterations", "4", "--fit-iterations", "4", "--smooth-iterations", "4",
-            "--no-refine-start", "--threads", "1"]
+            "--no-refine-start", "--threads", "1", "--device", "cpu", "--projection", "analytic"]
     assert cli.main(argv) == 0
     series = gemmi.read_structure(str(run / "series.cif"))
     assert len(series) == 5 and series[0].count_atom_sites() == adk_closed_atoms(root)
@@ -66,6 +66,7 @@ def test_series_command_runs_a_cryodrgn_style_input_end_to_end_and_resumes(cryod
     record = load_run(run)
     assert record.ok and record.config["pipeline"] == "series" and record.config["inputs"]["latent_source"] == "cryodrgn"
     assert record.metrics["frames"] == 5 and record.config["parameters"]["resolution"] == 8
+    assert record.config["device"] == "cpu" and record.config["config"]["projection"] == "analytic"
     assert set(KEYS) | {f"{k}_median" for k in KEYS} <= set(record.metrics)    # the one headline list
     assert record.metrics["clashscore"] == max(float(r["clashscore"]) for r in rows)
     assert record.metrics["fsc_average"] == min(float(r["fsc_average"]) for r in rows if r["map"])

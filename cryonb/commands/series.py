@@ -29,7 +29,7 @@ from ..series.inputs import load_series, read_latents
 from . import check_folder_writable, check_positive, lock_run_folder, run_folder, saved_arguments
 
 SAVED = ["maps", "latent", "model", "resolution", "eval_latent", "iterations", "fit_iterations",
-         "smooth_iterations", "seed", "threads", "refine_start"]
+         "smooth_iterations", "seed", "threads", "refine_start", "device", "projection"]
 
 
 
@@ -52,6 +52,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help=f"joint smoothing iterations (default {defaults.SMOOTH_ITERATIONS})")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                   help="where the map scores run (default auto: CUDA when torch sees it)")
+    p.add_argument("--projection", choices=["auto", "analytic", "gridding"],
+                   help="how the model's projections are computed (default auto: the cheaper)")
     p.add_argument("--no-refine-start", dest="refine_start", action="store_const", const=False,
                    help="start from --model as given (no single refinement first)")
 
@@ -84,6 +88,9 @@ def _check_options(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and value < least:
             raise CryonbError(None, f"--{name.replace('_', '-')} must be >= {least} (got {value})")
+    if args.device == "cuda":                       # before any work: say at once that there is none
+        from ..torch_utils import resolve_device
+        resolve_device(args.device)
 
 
 def _run(args, out: Path, resume: bool, model, inputs, evaluate) -> int:
@@ -91,7 +98,8 @@ def _run(args, out: Path, resume: bool, model, inputs, evaluate) -> int:
     from ..series.pipeline import SeriesConfig, refine_series
 
     given = {"iterations": args.iterations, "patch_iterations": args.iterations,
-             "fit_iterations": args.fit_iterations, "smooth_iterations": args.smooth_iterations}
+             "fit_iterations": args.fit_iterations, "smooth_iterations": args.smooth_iterations,
+             "device": args.device, "projection": args.projection}
     config = SeriesConfig(seed=args.seed or 0, threads=args.threads, refine_start=args.refine_start is not False,
                           **{k: v for k, v in given.items() if v is not None})
     lock_run_folder(out)

@@ -232,7 +232,7 @@ def _start_model(model, inputs, resolution, config, ckpt, topo, scores):
     done = ckpt.load_start()
     if done is None:
         k = _best_map(topo.xyz(model), scores, resolution)
-        start_config = replace(config.start, threads=None, device=config.device)
+        start_config = replace(config.start, threads=None, device=config.device, projection=config.projection)
         r = refine(model, inputs.maps[k], resolution, start_config, validate=False)
         done = StageResult("start", r.xyz, {}, 0.0, r.seconds,
                            [f"start: single refinement into {inputs.names[k]} (best fit of the input model)"])
