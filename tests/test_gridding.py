@@ -163,3 +163,31 @@ def test_scores_without_gradients_come_in_chunks_and_equal_one_pass(fragment_in_
         chunked = score.frc(x, every)
     assert chunked.shape == one.shape == (12, proj.grid.n_rings)
     assert torch.allclose(one, chunked, atol=1e-6)
+
+
+def test_central_slices_agree_with_projecting_the_rotated_map(adk_closed):
+    m = simulate_map(adk_closed, SimulationConfig(resolution=5.0, voxel_size=1.5))
+    slices = MapProjections.compute(m, 5.0, 6, 0, period=1.0, method="slices")
+    spline = MapProjections.compute(m, 5.0, 6, 0, period=1.0, method="spline")
+    a, b = spline.coeffs, slices.coeffs
+    b = b * (np.vdot(b, a).real / np.vdot(b, b).real)              # the two differ by a constant scale
+    ring = slices.grid.ring
+    error = [np.linalg.norm(a[:, ring == r] - b[:, ring == r]) / np.linalg.norm(a[:, ring == r])
+             for r in range(1, slices.grid.n_rings)]
+    assert max(error[:-1]) < 0.03 and error[-1] < 0.1           # the spline attenuates the outermost ring
+    with pytest.raises(ValueError, match="slices"):
+        MapProjections.compute(m, 5.0, 2, 0, method="fourier")
+
+
+def test_new_widths_renew_the_gridding_classes(fragment_in_map):
+    topo, xyz, b, proj = fragment_in_map
+    score = MapScore(proj, ModelGMM.from_topology(topo, xyz, 4.0, b), projection="gridding")
+    x, every = torch.as_tensor(xyz), score.all_orientations()
+    with torch.no_grad():
+        before = score.frc(x, every)
+        score.sigma = score.sigma * 1.5
+        wider = score.frc(x, every)
+        fresh = MapScore(proj, ModelGMM.from_topology(topo, xyz, 4.0, b), projection="gridding")
+        fresh.sigma = score.sigma.clone()
+        assert torch.allclose(wider, fresh.frc(x, every), atol=1e-6)
+    assert not torch.allclose(before, wider, atol=1e-3)

@@ -39,7 +39,16 @@ class MapScore:
         self.sigma = gmm.sigma_tensor(self.device)
         self.ring_weight: torch.Tensor | None = None    # (n_rings,); None: every ring alike
         self.method = choose_projection(self.grid, gmm.sigma, projection)
-        self._classes: tuple[tuple, list] | None = None        # (widths key, gridding classes)
+
+    @property
+    def sigma(self) -> torch.Tensor:
+        """(N,) Gaussian widths (Å); setting them (the blur match does) renews the gridding classes."""
+        return self._sigma
+
+    @sigma.setter
+    def sigma(self, value: torch.Tensor) -> None:
+        self._sigma = value
+        self._classes = None            # gridding classes of these widths, made on first use
 
     @property
     def n_orientations(self) -> int:
@@ -64,11 +73,10 @@ class MapScore:
         x = xyz.to(self.device, torch.float32)
         if self.method == "analytic":
             return gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid)
-        key = (len(self.sigma), float(self.sigma.sum()), float(self.sigma.min()), float(self.sigma.max()))
-        if self._classes is None or self._classes[0] != key:      # widths change with the blur match
-            self._classes = (key, gridding_classes(self.grid, self.sigma.cpu().numpy()))
+        if self._classes is None:
+            self._classes = gridding_classes(self.grid, self.sigma.cpu().numpy())
         return gridded_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid,
-                                   self._classes[1])
+                                   self._classes)
 
     def frc(self, xyz: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
         """FRC per image and ring, (..., B, n_rings), for orientations ``batch`` (B,) long."""
