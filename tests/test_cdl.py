@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryonb.geometry.cdl import cdl_group, cdl_restraints, load_cdl, phi_psi_bin
+from cryonb.geometry.cdl import CDLPlan, cdl_group, cdl_restraints, load_cdl, phi_psi_bin
 from cryonb.geometry.linking import dihedral_deg
 from cryonb.geometry.named_torsions import named_torsions
 from cryonb.geometry.topology import build_topology
+from cryonb.perturb import jitter
 from cryonb.validation.geometry import covalent_geometry
 
 
@@ -33,14 +34,27 @@ def test_angles_round_to_nearest_ten_degrees_with_180_wrapping():
 
 
 def test_backbone_ideals_follow_each_residues_phi_psi(adk):
-    topo, xyz, cdl = adk
+    assert _check_ideals_follow_phi_psi(*adk) == ["A/PRO87"]       # AdK's one cis peptide
+
+
+def test_one_plan_renews_the_ideals_at_new_coordinates(adk, adk_closed):
+    """The refinement keeps one CDLPlan and renews the ideals from it as phi/psi move."""
+    topo, xyz, _ = adk
+    plan = CDLPlan(topo)
+    plan.restraints(xyz)
+    moved = topo.xyz(jitter(adk_closed, 0.4, seed=3))
+    renewed = plan.restraints(moved)
+    assert not np.array_equal(renewed.bond_ideal, plan.restraints(xyz).bond_ideal)
+    assert len(_check_ideals_follow_phi_psi(topo, moved, renewed)) > 1     # noise made cis peptides too
+
+
+def _check_ideals_follow_phi_psi(topo, xyz, cdl):
     t = load_cdl()
     phi, psi, omega = ({int(k): a for k, a in zip(res, dihedral_deg(xyz[idx]))}
                        for idx, res in (named_torsions(topo)[n] for n in ("phi", "psi", "omega")))
     rows = {tuple(sorted(b)): k for k, b in enumerate(topo.restraints.bonds.tolist())}
     nxt = {lk.i: lk.j for lk in topo.links if lk.polymer}
     cis = {k for k, w in omega.items() if abs(w) < 45}
-    assert [topo.residue_label(k) for k in cis] == ["A/PRO87"]   # AdK's one cis peptide
     checked = set()
     for k in sorted(set(phi) & set(psi)):
         r = topo.residues[k]
@@ -58,6 +72,7 @@ def test_backbone_ideals_follow_each_residues_phi_psi(adk):
     first = topo.residues[0]   # the N-terminus has no phi: library values kept
     row = rows[tuple(sorted((first.atoms["N"], first.atoms["CA"])))]
     assert cdl.bond_ideal[row] == topo.restraints.bond_ideal[row]
+    return [topo.residue_label(k) for k in sorted(cis)]
 
 
 def test_cdl_changes_only_backbone_terms_and_fits_a_real_structure_better(adk):

@@ -191,3 +191,25 @@ def test_new_widths_renew_the_gridding_classes(fragment_in_map):
         fresh.sigma = score.sigma.clone()
         assert torch.allclose(wider, fresh.frc(x, every), atol=1e-6)
     assert not torch.allclose(before, wider, atol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["analytic", "gridding"])
+def test_a_coarse_limit_scores_only_the_rings_it_needs_and_the_same(fragment_in_map, method):
+    """At a resolution limit coarser than the grid's, the score is taken on the grid cut to the
+    scored rings (the analytic form's cost falls with the frequencies): same value and gradient
+    as scoring every kept frequency and dropping the finer rings."""
+    topo, xyz, b, proj = fragment_in_map
+    score = MapScore(proj, ModelGMM.from_topology(topo, xyz, 4.0, b), projection=method)
+    moved = torch.as_tensor(xyz + np.random.default_rng(1).normal(0.0, 0.5, xyz.shape))
+    batch = score.all_orientations()
+    for limit in (12.0, 7.0):
+        idx = score.rings(limit)
+        cut, full = moved.clone().requires_grad_(True), moved.clone().requires_grad_(True)
+        value = score(cut, batch, limit)
+        reference = 1.0 - score.frc(full, batch)[..., idx].mean()
+        g_cut, = torch.autograd.grad(value, cut)
+        g_full, = torch.autograd.grad(reference, full)
+        grid, keep = proj.grid.within(int(idx.max()))
+        assert len(keep) < len(proj.grid.kx) and set(grid.ring.tolist()) == set(range(int(idx.max()) + 1))
+        assert abs(float(value) - float(reference)) < 1e-5
+        assert float((g_cut - g_full).abs().max()) < 1e-4 * float(g_full.abs().max())

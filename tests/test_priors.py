@@ -169,3 +169,43 @@ def test_rama_gradient_points_out_of_an_outlier_region(priors):
     assert torch.isfinite(grad).all()
     moved = mix.log_score(x.detach() + 2.0 * grad / grad.norm()).sum()
     assert moved > start
+
+
+# --- many residues, each with its own mixture (cryonb.priors.bank) -------------------------------
+
+def test_residue_mixtures_score_each_residue_by_its_own_mixture_with_its_gradient():
+    from cryonb.priors.bank import ResidueMixtures
+    mixtures = [_mixture(k=5, seed=0), _mixture(k=9, seed=1), _mixture(k=2, periods=(360.0, 360.0), seed=2)]
+    which = np.array([2, 0, 1, 1, 0, 2, 2])
+    table = ResidueMixtures(mixtures, which)
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(4, len(which), 2, generator=g, dtype=torch.float64) * 720 - 360).requires_grad_(True)
+    s = table.log_score(x)                                        # (4 models, 7 residues)
+    expected = torch.stack([mixtures[t].log_score(x[:, i]) for i, t in enumerate(which)], -1)
+    assert s.shape == (4, len(which)) and torch.allclose(s, expected, atol=1e-12)
+    w = torch.linspace(0.5, 2.0, s.numel(), dtype=torch.float64).reshape(s.shape)
+    got, = torch.autograd.grad((s * w).sum(), x)
+    want, = torch.autograd.grad((expected * w).sum(), x)
+    assert torch.allclose(got, want, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda a: table.log_score(a), (x[:2].detach().requires_grad_(True),))
+
+
+def test_residue_mixtures_widened_density_chunks_and_refuses_mixed_dimensions(monkeypatch):
+    from cryonb.priors import bank
+    mixtures = [_mixture(k=6, seed=4), _mixture(k=3, seed=5)]
+    which = np.array([0, 1, 1, 0, 1])
+    table = bank.ResidueMixtures(mixtures, which)
+    x = torch.tensor([[10.0, 20.0], [-75.0, 100.0], [200.0, -30.0], [33.0, 170.0], [90.0, 90.0]],
+                     dtype=torch.float64, requires_grad=True)
+    rows = torch.tensor([1, 3, 4])
+    got = table.widened_log_density(x[rows], 4.0, rows)
+    for r, v in zip(rows.tolist(), got):        # ln sum_k a_k exp(-0.5 sum (wrap(x - mu) / (4 s))^2)
+        m = mixtures[which[r]]
+        q = ((bank.wrap(x[r] - m.centres, m.period) / (4.0 * m.widths)) ** 2).sum(-1)
+        assert torch.isclose(v, torch.logsumexp(m.log_amp - 0.5 * q, 0))
+    whole, = torch.autograd.grad(table.log_score(x).sum(), x)
+    monkeypatch.setattr(bank, "CHUNK_ELEMENTS", 20)               # one residue per chunk
+    chunked, = torch.autograd.grad(table.log_score(x).sum(), x)
+    assert torch.allclose(whole, chunked)
+    with pytest.raises(ValueError, match="dimension"):
+        bank.ResidueMixtures([_mixture(periods=(360.0,)), _mixture()], [0, 1])

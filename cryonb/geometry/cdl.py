@@ -81,53 +81,90 @@ def phi_psi_bin(angle_deg: np.ndarray) -> np.ndarray:
 
 
 def cdl_restraints(topo, xyz: np.ndarray, table: CDLTable | None = None):
-    """A copy of ``topo.restraints`` with CDL ideals and sigmas for the backbone at ``xyz`` (n, 3) Å."""
-    table = table or load_cdl()
-    r = topo.restraints
-    bond_ideal, bond_sigma = r.bond_ideal.copy(), r.bond_sigma.copy()
-    angle_ideal, angle_sigma = r.angle_ideal.copy(), r.angle_sigma.copy()
-    bond_row = {tuple(sorted(b)): k for k, b in enumerate(r.bonds.tolist())}
-    angle_row = {(a[1], min(a[0], a[2]), max(a[0], a[2])): k for k, a in enumerate(r.angles.tolist())}
-    for k, prev, nxt, values in _residue_values(topo, xyz, table):
-        for name, (mean, sigma) in values.items():
-            atoms = _atoms(topo, k, prev, nxt, ATOMS[name])
-            if atoms is None or np.isnan(mean):
+    """A copy of ``topo.restraints`` with CDL ideals and sigmas for the backbone at ``xyz`` (n, 3) Å.
+
+    Builds a :class:`CDLPlan` each call; refinements that refresh the ideals keep one plan."""
+    return CDLPlan(topo, table).restraints(xyz)
+
+
+class CDLPlan:
+    """Which backbone restraint rows each residue's CDL columns set, found once per topology, so
+    that renewing the ideals at new coordinates is a few array operations (no per-residue loop).
+
+    A residue is covered when it has phi, psi and the omegas on both sides; at coordinates where
+    either omega is cis (|omega| < CIS_LIMIT) a Pro takes the cis-Pro values and others keep the
+    library's, otherwise it takes its group's row of the table at its (phi, psi) bins.
+    """
+
+    def __init__(self, topo, table: CDLTable | None = None):
+        self.topo, self.table = topo, table or load_cdl()
+        tors = named_torsions(topo)
+        quads = {name: dict(zip(res.tolist(), idx)) for name, (idx, res) in tors.items()
+                 if name in ("phi", "psi", "omega")}
+        prev = {lk.j: lk.i for lk in topo.links if lk.polymer}
+        nxt = {lk.i: lk.j for lk in topo.links if lk.polymer}
+        rows = []         # (residue, quads (4, 4): phi, psi, omega, next omega; group or -1; is Pro)
+        for k, phi in quads.get("phi", {}).items():
+            psi, j = quads["psi"].get(k), nxt.get(k)
+            omegas = (quads["omega"].get(k), quads["omega"].get(j))
+            if psi is None or j is None or any(w is None for w in omegas):
                 continue
-            if len(atoms) == 2:
-                row = bond_row.get(tuple(sorted(atoms)))
-                if row is not None:
-                    bond_ideal[row], bond_sigma[row] = mean, sigma
-            else:
-                row = angle_row.get((atoms[1], min(atoms[0], atoms[2]), max(atoms[0], atoms[2])))
-                if row is not None:
-                    angle_ideal[row], angle_sigma[row] = mean, sigma
-    return dataclasses.replace(r, bond_ideal=bond_ideal, bond_sigma=bond_sigma,
-                               angle_ideal=angle_ideal, angle_sigma=angle_sigma)
+            name = topo.residues[k].name
+            group = cdl_group(name, topo.residues[j].name)
+            if group is None and name != "PRO":
+                continue
+            g = self.table.groups.index(group) if group is not None else -1
+            rows.append((k, prev[k], j, np.stack([phi, psi, *omegas]), g, name == "PRO"))
+        self.residues = np.array([r[0] for r in rows], dtype=np.int64)
+        self.quads = np.array([r[3] for r in rows], dtype=np.int64).reshape(-1, 4, 4)
+        self.group = np.array([r[4] for r in rows], dtype=np.int64)
+        self.is_pro = np.array([r[5] for r in rows], dtype=bool)
+        self.rows = self._rows(rows, self.table.columns)
+        self.cis_rows = self._rows(rows, self.table.cis_pro_columns)
 
+    def _rows(self, rows, columns) -> np.ndarray:
+        """(residues, columns) restraint row set by each column (bond or angle row), -1: none."""
+        r = self.topo.restraints
+        bond_row = {tuple(sorted(b)): k for k, b in enumerate(r.bonds.tolist())}
+        angle_row = {(a[1], min(a[0], a[2]), max(a[0], a[2])): k for k, a in enumerate(r.angles.tolist())}
+        out = np.full((len(rows), len(columns)), -1, dtype=np.int64)
+        for i, (k, prev, nxt, *_) in enumerate(rows):
+            for c, name in enumerate(columns):
+                atoms = _atoms(self.topo, k, prev, nxt, ATOMS[name])
+                if atoms is None:
+                    continue
+                if len(atoms) == 2:
+                    out[i, c] = bond_row.get(tuple(sorted(atoms)), -1)
+                else:
+                    out[i, c] = angle_row.get((atoms[1], min(atoms[0], atoms[2]), max(atoms[0], atoms[2])), -1)
+        return out
 
-def _residue_values(topo, xyz: np.ndarray, table: CDLTable):
-    """Yield (residue, previous, next, {column: (mean, sigma)}) for residues the CDL updates."""
-    tors = named_torsions(topo)
-    angle = {name: dict(zip(res.tolist(), dihedral_deg(xyz[idx]).tolist()))
-             for name, (idx, res) in tors.items() if name in ("phi", "psi", "omega")}
-    prev = {lk.j: lk.i for lk in topo.links if lk.polymer}
-    nxt = {lk.i: lk.j for lk in topo.links if lk.polymer}
-    for k, phi in angle.get("phi", {}).items():
-        psi = angle["psi"].get(k)
-        omegas = (angle["omega"].get(k), angle["omega"].get(nxt.get(k)))
-        if psi is None or None in omegas:
-            continue
-        name = topo.residues[k].name
-        if min(abs(w) for w in omegas) < CIS_LIMIT:
-            if name == "PRO":
-                yield k, prev[k], nxt[k], dict(zip(table.cis_pro_columns,
-                                                   zip(table.cis_pro_mean, table.cis_pro_sigma)))
-            continue
-        group = cdl_group(name, topo.residues[nxt[k]].name)
-        if group is None:
-            continue
-        g, i, j = table.groups.index(group), phi_psi_bin(phi), phi_psi_bin(psi)
-        yield k, prev[k], nxt[k], dict(zip(table.columns, zip(table.mean[g, i, j], table.sigma[g, i, j])))
+    def restraints(self, xyz: np.ndarray):
+        """A copy of the topology's restraints with CDL backbone ideals at ``xyz`` (n, 3) Å."""
+        r, t = self.topo.restraints, self.table
+        ideal = {"bond": (r.bond_ideal.copy(), r.bond_sigma.copy()),
+                 "angle": (r.angle_ideal.copy(), r.angle_sigma.copy())}
+        if len(self.residues):
+            angles = dihedral_deg(np.asarray(xyz, dtype=np.float64)[self.quads])       # (r, 4)
+            cis = np.abs(angles[:, 2:]).min(-1) < CIS_LIMIT
+            trans = ~cis & (self.group >= 0)
+            i, j = phi_psi_bin(angles[trans, 0]), phi_psi_bin(angles[trans, 1])
+            g = self.group[trans]
+            self._set(ideal, t.columns, self.rows[trans], t.mean[g, i, j], t.sigma[g, i, j])
+            pro = cis & self.is_pro
+            n = int(pro.sum())
+            self._set(ideal, t.cis_pro_columns, self.cis_rows[pro], np.tile(t.cis_pro_mean, (n, 1)),
+                      np.tile(t.cis_pro_sigma, (n, 1)))
+        return dataclasses.replace(r, bond_ideal=ideal["bond"][0], bond_sigma=ideal["bond"][1],
+                                   angle_ideal=ideal["angle"][0], angle_sigma=ideal["angle"][1])
+
+    @staticmethod
+    def _set(ideal: dict, columns, rows: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> None:
+        """Write (residues, columns) means and sigmas into their rows, residue by residue in order."""
+        for c, name in enumerate(columns):
+            ok = (rows[:, c] >= 0) & ~np.isnan(mean[:, c])
+            values, sigmas = ideal["bond" if len(ATOMS[name]) == 2 else "angle"]
+            values[rows[ok, c]], sigmas[rows[ok, c]] = mean[ok, c], sigma[ok, c]
 
 
 def _atoms(topo, k: int, prev: int, nxt: int, spec) -> list[int] | None:

@@ -208,10 +208,19 @@ def allowance(atoms: AtomSet, pairs: np.ndarray) -> np.ndarray:
 
 def overlaps(atoms: AtomSet, pairs: np.ndarray, xyz: torch.Tensor, hbond_allowance: bool = True) -> torch.Tensor:
     """Overlap r_i + r_j - allowance - d (Å) per pair, (..., npairs); positive means interpenetrating."""
-    p = torch.as_tensor(pairs)
-    d = (xyz.index_select(-2, p[:, 0]) - xyz.index_select(-2, p[:, 1])).norm(dim=-1)
+    return _overlaps(xyz, *pair_limits(atoms, pairs, hbond_allowance))
+
+
+def pair_limits(atoms: AtomSet, pairs: np.ndarray, hbond_allowance: bool = True):
+    """(first atoms (p,), second atoms (p,), contact distance r_i + r_j - allowance (p,) Å)."""
     r = atoms.radius[pairs[:, 0]] + atoms.radius[pairs[:, 1]] - (allowance(atoms, pairs) if hbond_allowance else 0)
-    return torch.as_tensor(r, dtype=xyz.dtype) - d
+    p = torch.as_tensor(pairs)
+    return p[:, 0].contiguous(), p[:, 1].contiguous(), torch.as_tensor(r, dtype=torch.float64)
+
+
+def _overlaps(xyz: torch.Tensor, first: torch.Tensor, second: torch.Tensor, limit: torch.Tensor) -> torch.Tensor:
+    d = (xyz.index_select(-2, first) - xyz.index_select(-2, second)).norm(dim=-1)
+    return limit.to(xyz.dtype) - d
 
 
 class ClashTerm:
@@ -219,13 +228,15 @@ class ClashTerm:
 
     loss = sum over pairs of relu(overlap - threshold)^2 / number of atoms; threshold in Å
     (default 0.3, a margin under MolProbity's 0.4 Å). The list is built on the first call and
-    renewed every ``refresh_every`` calls after it (0: only by explicit :meth:`refresh`).
+    renewed every ``refresh_every`` calls after it (0: only by explicit :meth:`refresh`); it keeps
+    the pairs within ``skin`` Å of contact at the refresh (of the 128 nearest within ``cutoff``).
     """
 
     def __init__(self, topo, library, neighbours: int = 128, refresh_every: int = 100,
-                 threshold: float = 0.3, cutoff: float = 6.0):
+                 threshold: float = 0.3, cutoff: float = 6.0, skin: float = 2.0):
         self.topo, self.atoms = topo, atom_set(topo, library)
         self.k, self.refresh_every, self.threshold, self.cutoff = neighbours, refresh_every, threshold, cutoff
+        self.skin = skin
         self.pairs: np.ndarray | None = None
         self.steps = 0
 
@@ -234,19 +245,25 @@ class ClashTerm:
         models = xyz_all.detach().reshape(-1, *xyz_all.shape[-2:]).cpu().numpy()
         lists = [candidate_pairs(self.atoms, x, self.cutoff, self.k)
                  for x in (models if every_model else models[:1])]
-        self.pairs = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists), axis=0)
+        pairs = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists), axis=0)
+        limits = pair_limits(self.atoms, pairs)
+        with torch.no_grad():
+            near = (_overlaps(torch.as_tensor(models if every_model else models[:1]), *limits) > -self.skin).any(0)
+        keep = near.numpy()
+        self.pairs = pairs[keep]
+        self._limits = tuple(v[near] for v in limits)     # kept until the next refresh
 
     def count(self, xyz: torch.Tensor) -> torch.Tensor:
         """(...,) pairs of the current list overlapping by more than MolProbity's 0.4 Å."""
         all_xyz = self.atoms.coordinates(self.topo, xyz)
         if self.pairs is None:
             self.refresh(all_xyz)
-        return (overlaps(self.atoms, self.pairs, all_xyz) > CLASH_OVERLAP).sum(-1)
+        return (_overlaps(all_xyz, *self._limits) > CLASH_OVERLAP).sum(-1)
 
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         all_xyz = self.atoms.coordinates(self.topo, xyz)
         if self.pairs is None or (self.refresh_every and self.steps and self.steps % self.refresh_every == 0):
             self.refresh(all_xyz)
         self.steps += 1
-        over = overlaps(self.atoms, self.pairs, all_xyz)
+        over = _overlaps(all_xyz, *self._limits)
         return (torch.relu(over - self.threshold) ** 2).sum(-1) / all_xyz.shape[-2]

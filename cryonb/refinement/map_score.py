@@ -38,6 +38,7 @@ class MapScore:
         self.amplitude = gmm.amplitude_tensor(self.device)
         self.sigma = gmm.sigma_tensor(self.device)
         self.ring_weight: torch.Tensor | None = None    # (n_rings,); None: every ring alike
+        self._cut: dict = {}                            # top ring -> the grid cut there (_within)
         self.method = choose_projection(self.grid, gmm.sigma, projection)
 
     @property
@@ -61,32 +62,50 @@ class MapScore:
             raise ValueError(f"no Fourier rings between {self.low} and {resolution} Å")
         return torch.as_tensor(idx, device=self.device)
 
-    def model_projections(self, xyz: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real and imaginary coefficients (..., B, n_k) of the model's projections in ``batch``.
+    def model_projections(self, xyz: torch.Tensor, batch: torch.Tensor, top_ring: int | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real and imaginary coefficients (..., B, n_k) of the model's projections in ``batch``,
+        at every kept frequency or, with ``top_ring``, at those of rings 0..top_ring.
 
         Without gradients (scores over every orientation, the blur match) the images are taken
         :data:`EVALUATION_CHUNK` at a time: the analytic form's tables grow as images x atoms x
         frequencies."""
         if not torch.is_grad_enabled() and len(batch) > EVALUATION_CHUNK:
-            parts = [self.model_projections(xyz, b) for b in batch.split(EVALUATION_CHUNK)]
+            parts = [self.model_projections(xyz, b, top_ring) for b in batch.split(EVALUATION_CHUNK)]
             return torch.cat([p[0] for p in parts], -2), torch.cat([p[1] for p in parts], -2)
         x = xyz.to(self.device, torch.float32)
-        if self.method == "analytic":
-            return gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid)
+        grid, keep = self._within(top_ring)[:2]
+        if self.method == "analytic":     # cost grows with the frequencies: take only those scored
+            return gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, grid)
         if self._classes is None:
             self._classes = gridding_classes(self.grid, self.sigma.cpu().numpy())
-        return gridded_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, self.grid,
-                                   self._classes)
+        real, imag = gridded_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre,
+                                         self.grid, self._classes)
+        return (real, imag) if keep is None else (real[..., keep], imag[..., keep])
 
-    def frc(self, xyz: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
-        """FRC per image and ring, (..., B, n_rings), for orientations ``batch`` (B,) long."""
-        model = self.model_projections(xyz, batch)
+    def _within(self, top_ring: int | None):
+        """(grid, frequency indices or None, ring per frequency) for rings 0..top_ring (None: all)."""
+        if top_ring is None or top_ring >= self.grid.n_rings - 1:
+            return self.grid, None, self.ring
+        if top_ring not in self._cut:
+            grid, keep = self.grid.within(top_ring)
+            keep = torch.as_tensor(keep, device=self.device)
+            self._cut[top_ring] = (grid, keep, self.ring[keep])
+        return self._cut[top_ring]
+
+    def frc(self, xyz: torch.Tensor, batch: torch.Tensor, top_ring: int | None = None) -> torch.Tensor:
+        """FRC per image and ring, (..., B, n_rings), for orientations ``batch`` (B,) long; with
+        ``top_ring`` only rings 0..top_ring are computed, (..., B, top_ring + 1)."""
+        grid, keep, ring = self._within(top_ring)
+        model = self.model_projections(xyz, batch, top_ring)
         target = (self.target[0][batch], self.target[1][batch])
-        return frc_per_ring(model, target, self.ring, self.grid.n_rings)
+        if keep is not None:
+            target = (target[0][:, keep], target[1][:, keep])
+        return frc_per_ring(model, target, ring, grid.n_rings)
 
     def __call__(self, xyz: torch.Tensor, batch: torch.Tensor, resolution: float) -> torch.Tensor:
         idx = self.rings(resolution)
-        frc = self.frc(xyz, batch)[..., idx]
+        frc = self.frc(xyz, batch, int(idx.max()))[..., idx]
         if self.ring_weight is None:
             return 1.0 - frc.mean()
         w = self.ring_weight[idx].to(frc.dtype)

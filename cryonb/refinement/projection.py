@@ -60,6 +60,12 @@ class FourierGrid:
         step = 1.0 / (size * pixel)
         return cls(pixel, size, mx * step, my * step, ring, top + 1, mx, my)
 
+    def within(self, top_ring: int) -> tuple["FourierGrid", np.ndarray]:
+        """The grid cut to rings 0..``top_ring`` and the indices (n_k',) of its frequencies here."""
+        keep = np.flatnonzero(self.ring <= top_ring)
+        return (FourierGrid(self.pixel, self.size, self.kx[keep], self.ky[keep], self.ring[keep],
+                            min(self.n_rings, top_ring + 1), self.mx[keep], self.my[keep]), keep)
+
     def ring_resolution(self) -> np.ndarray:
         """(n_rings,) resolution of each ring in Å (inf for ring 0)."""
         with np.errstate(divide="ignore"):

@@ -33,7 +33,7 @@ from ..geometry import terms
 from ..geometry.cbeta import DIHEDRAL_SIGMA as CBETA_SIGMA
 from ..geometry.cbeta import cbeta_dihedrals
 from ..priors import load_priors
-from ..geometry.cdl import cdl_restraints
+from ..geometry.cdl import CDLPlan
 from ..geometry.clashes import ClashTerm
 from .torsion_priors import RamaTerm, RotamerTerm, SuiteTerm
 
@@ -71,7 +71,8 @@ class GeometryLoss:
                  priors=None, cdl: bool = True, refresh_every: int = 50, neighbours: int = 128):
         self.topo, self.weights, self.cdl = topo, weights or GeometryWeights(), cdl
         self.refresh_every, self.steps = refresh_every, 0
-        self.restraints = cdl_restraints(topo, xyz0) if cdl else topo.restraints
+        self.cdl_plan = CDLPlan(topo) if cdl else None
+        self.restraints = self.cdl_plan.restraints(xyz0) if cdl else topo.restraints
         w = self.weights
         # the clash list is renewed by refresh(), with the CDL ideals
         self.clash = ClashTerm(topo, library, neighbours, refresh_every=0) if w.clash else None
@@ -96,7 +97,7 @@ class GeometryLoss:
         batch = xyz.detach().reshape(-1, *xyz.shape[-2:])
         x = batch[0]
         if self.cdl:
-            self.restraints = cdl_restraints(self.topo, x.cpu().numpy().astype(np.float64))
+            self.restraints = self.cdl_plan.restraints(x.cpu().numpy().astype(np.float64))
         if self.clash is not None:
             self.clash.refresh(self.clash.atoms.coordinates(self.topo, batch if every_model else x),
                                every_model)

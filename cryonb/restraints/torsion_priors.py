@@ -24,7 +24,7 @@ import math
 import numpy as np
 import torch
 
-from ..priors.mixture import wrap
+from ..priors.bank import ResidueMixtures
 from ..validation import rama as rama_tables
 from ..validation import rotamer as rotamer_tables
 from ..validation.suites import TABLE_PATH, TORSIONS
@@ -38,18 +38,20 @@ MARGIN = 0.5      # in ln units: aim a factor e^0.5 inside the threshold
 ESCAPE_WIDEN = 4.0  # widths of the guiding mixture for residues stuck in empty regions
 
 
-def escape_loss(mixture, x: torch.Tensor, s: torch.Tensor, allowed: torch.Tensor,
+def escape_loss(table: ResidueMixtures, x: torch.Tensor, s: torch.Tensor, allowed: torch.Tensor,
                 widen: float = ESCAPE_WIDEN, margin: float = MARGIN) -> torch.Tensor:
-    """For residues below the allowed cut-off (+ margin), -ln of the mixture with every width
+    """For residues below the allowed cut-off (+ margin), -ln of their mixture with every width
     multiplied by ``widen``, in log-sum-exp form: deep in an empty region ln(G + e^-10) is flat,
-    this still points towards the nearest populated region. Zero elsewhere. (..., m)."""
+    this still points towards the nearest populated region. Zero elsewhere. x (..., m, D),
+    s (..., m) -> (..., m); only the residues stuck in some model of the batch are evaluated."""
     stuck = (s < torch.log(allowed) + margin).detach()
-    if not bool(stuck.any()):
-        return torch.zeros_like(s)
-    c, w = mixture.centres.to(x.dtype), mixture.widths.to(x.dtype) * widen
-    q = (wrap(x[..., None, :] - c, mixture.period.to(x.dtype)) / w) ** 2     # (..., m, K, D)
-    log_g = torch.logsumexp(mixture.log_amp.to(x.dtype) - 0.5 * q.sum(-1), dim=-1)
-    return torch.where(stuck, -log_g / widen, torch.zeros_like(s))
+    rows = torch.nonzero(stuck.reshape(-1, s.shape[-1]).any(0)).reshape(-1)
+    out = torch.zeros_like(s)
+    if len(rows) == 0:
+        return out
+    log_g = table.widened_log_density(x.index_select(-2, rows), widen, rows)
+    part = torch.where(stuck.index_select(-1, rows), -log_g / widen, torch.zeros_like(log_g))
+    return out.index_add(-1, rows, part)
 
 
 def hinge_loss(s: torch.Tensor, allowed: torch.Tensor, favored: float, w_out: float = OUTLIER_WEIGHT,
@@ -68,18 +70,26 @@ class RamaTerm:
         psi_idx, psi_res = tors.get("psi", (np.zeros((0, 4), int), np.zeros(0, int)))
         common, i, j = np.intersect1d(phi_res, psi_res, return_indices=True)
         self.residues, self.phi, self.psi = common, phi_idx[i], psi_idx[j]
+        self.quads = np.concatenate([self.phi, self.psi]).reshape(-1, 4)
         self.classes = rama_class_of(topo, xyz0, common, tors)
         self.mixtures = mixtures
-        self.groups = {c: np.flatnonzero(self.classes == c) for c in np.unique(self.classes)}
+        names = sorted(set(self.classes.tolist()))
+        self.table = ResidueMixtures([mixtures[c] for c in names], [names.index(c) for c in self.classes]) \
+            if names else None
         self.allowed = np.array([rama_tables.ALLOWED.get(c, rama_tables.ALLOWED_OTHER) for c in self.classes])
 
+    def angles(self, xyz: torch.Tensor) -> torch.Tensor:
+        """(..., m, 2) phi and psi in degrees."""
+        m = len(self.residues)
+        return dihedrals_deg(xyz, self.quads).reshape(*xyz.shape[:-2], 2, m).transpose(-1, -2)
+
     def scored(self, xyz: torch.Tensor):
-        """Per class: (mixture, angles (..., m_c, 2), log-scores (..., m_c), allowed (m_c,))."""
-        angles = torch.stack([dihedrals_deg(xyz, self.phi), dihedrals_deg(xyz, self.psi)], dim=-1)
-        for c, sel in self.groups.items():
-            x = angles[..., sel, :]
-            s = self.mixtures[c].log_score(x).to(xyz.dtype)
-            yield self.mixtures[c], x, s, torch.as_tensor(self.allowed[sel], dtype=s.dtype)
+        """One group: (table, angles (..., m, 2), log-scores (..., m), allowed (m,))."""
+        if self.table is None:
+            return
+        x = self.angles(xyz)
+        s = self.table.log_score(x)
+        yield self.table, x, s, torch.as_tensor(self.allowed, dtype=s.dtype)
 
     def outliers(self, xyz: torch.Tensor) -> torch.Tensor:
         """(...,) Ramachandran outliers as the validation counts them: residues whose Top8000
@@ -95,9 +105,9 @@ class RamaTerm:
         if len(self.residues) == 0:
             return xyz.sum((-1, -2)) * 0
         total = 0.0
-        for mixture, x, s, allowed in self.scored(xyz):
+        for table, x, s, allowed in self.scored(xyz):
             total = total + (hinge_loss(s, allowed, rama_tables.FAVORED)
-                             + escape_loss(mixture, x, s, allowed)).sum(-1)
+                             + escape_loss(table, x, s, allowed)).sum(-1)
         return total / len(self.residues)
 
 
@@ -113,40 +123,51 @@ def rama_class_of(topo, xyz0: np.ndarray, residues: np.ndarray, tors: dict) -> n
 
 
 class RotamerTerm:
-    """Rotamer prior over side chains whose chis are all present; ``mixtures[resname]``."""
+    """Rotamer prior over side chains whose chis are all present; ``mixtures[resname]``.
+
+    Residue types with the same number of chis are scored together (one table per count)."""
 
     def __init__(self, topo, mixtures: dict):
         tors = named_torsions(topo)
         chi = {n: dict(zip(tors[n][1].tolist(), tors[n][0])) for n in ("chi1", "chi2", "chi3", "chi4")
                if n in tors}
-        by_type: dict[str, list] = {}
+        rows: list[tuple[int, str, np.ndarray]] = []
         for k, r in enumerate(topo.residues):
             mix = mixtures.get(r.name)
             if r.polymer != "peptide" or mix is None:
                 continue
             quads = [chi[n].get(k) for n in ("chi1", "chi2", "chi3", "chi4")[:mix.ndim] if n in chi]
             if len(quads) == mix.ndim and all(q is not None for q in quads):
-                by_type.setdefault(r.name, []).append((k, np.stack(quads)))
+                rows.append((k, r.name, np.stack(quads)))
         self.mixtures = mixtures
-        self.types = {name: (np.array([k for k, _ in rows]), np.stack([q for _, q in rows]))
-                      for name, rows in by_type.items()}
-        self.n = sum(len(v[0]) for v in self.types.values())
+        self.n = len(rows)
+        self.quads = np.concatenate([q for _, _, q in rows]).reshape(-1, 4)
+        first = np.cumsum([0] + [len(q) for _, _, q in rows])
+        self.groups = []      # (residues, index of each chi in self.quads (m, d), table)
+        for d in sorted({len(q) for _, _, q in rows}):
+            sel = [i for i, (_, _, q) in enumerate(rows) if len(q) == d]
+            names = sorted({rows[i][1] for i in sel})
+            table = ResidueMixtures([mixtures[n] for n in names], [names.index(rows[i][1]) for i in sel])
+            chis = np.array([first[i] + np.arange(d) for i in sel], dtype=np.int64)
+            self.groups.append((np.array([rows[i][0] for i in sel]), torch.as_tensor(chis), table))
 
     def scored(self, xyz: torch.Tensor):
-        """Per residue type: (mixture, chis (..., m_t, d), log-scores (..., m_t))."""
-        for name, (_, quads) in self.types.items():
-            m, d = quads.shape[:2]
-            chis = dihedrals_deg(xyz, quads.reshape(-1, 4)).reshape(*xyz.shape[:-2], m, d)
-            yield self.mixtures[name], chis, self.mixtures[name].log_score(chis).to(xyz.dtype)
+        """Per number of chis d: (table, chis (..., m_d, d) degrees, log-scores (..., m_d))."""
+        if self.n == 0:
+            return
+        angles = dihedrals_deg(xyz, self.quads)
+        for _, chis, table in self.groups:
+            x = angles.index_select(-1, chis.reshape(-1)).reshape(*angles.shape[:-1], *chis.shape)
+            yield table, x, table.log_score(x)
 
     def __call__(self, xyz: torch.Tensor) -> torch.Tensor:
         if self.n == 0:
             return xyz.sum((-1, -2)) * 0
         total = 0.0
-        for mixture, chis, s in self.scored(xyz):
+        for table, chis, s in self.scored(xyz):
             allowed = torch.full_like(s, rotamer_tables.OUTLIER)
             total = total + (hinge_loss(s, allowed, rotamer_tables.FAVORED)
-                             + escape_loss(mixture, chis, s, allowed)).sum(-1)
+                             + escape_loss(table, chis, s, allowed)).sum(-1)
         return total / self.n
 
 
