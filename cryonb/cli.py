@@ -14,7 +14,7 @@ import traceback
 from .data.sources import cache_dir
 from .errors import CryonbError
 
-COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "predict-ca",
+COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "batch", "predict-ca",
             "place", "rerank", "trace", "assemble", "build"]
 
 

@@ -131,9 +131,10 @@ def update_metrics(folder: str | os.PathLike, extra: dict) -> None:
     write_json(metrics, path)
 
 
-def fail_run(folder: str | os.PathLike, error: BaseException) -> None:
-    """Mark the run failed with ``error`` ("Type: message"); its outputs so far stay."""
-    text = "interrupted" if isinstance(error, KeyboardInterrupt) else f"{type(error).__name__}: {error}"
+def fail_run(folder: str | os.PathLike, error: BaseException | str) -> None:
+    """Mark the run failed with ``error`` ("Type: message", or that text as given); its outputs so far stay."""
+    text = (error if isinstance(error, str) else "interrupted" if isinstance(error, KeyboardInterrupt)
+            else f"{type(error).__name__}: {error}")
     _set_status(Path(folder), "failed", text)
 
 

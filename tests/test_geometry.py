@@ -254,3 +254,21 @@ def test_clash_list_keeps_pairs_near_contact_and_scores_as_the_full_list(adk_top
     for y in (x, moved):
         assert float(full(y)) > 0 and torch.isclose(pruned(y), full(y), rtol=1e-12)
         assert int(pruned.count(y)) == int(full.count(y))
+
+
+def test_clash_list_is_remade_only_once_an_atom_moved_half_the_skin(adk_topo, adk_closed, lib):
+    x = torch.as_tensor(adk_topo.xyz(jitter(adk_closed, 0.1, seed=4)))
+    term = clashes.ClashTerm(adk_topo, lib, refresh_every=0)
+    coords = lambda y: term.atoms.coordinates(adk_topo, y)               # noqa: E731
+    term.refresh(coords(x))
+    made = term.pairs
+    small = x + torch.as_tensor(np.random.default_rng(1).uniform(-0.05, 0.05, x.shape))   # hydrogens ride along
+    term.refresh(coords(small), if_moved=True)
+    assert term.pairs is made                                                # kept
+    fresh = clashes.ClashTerm(adk_topo, lib, refresh_every=0)
+    fresh.refresh(coords(small))
+    assert torch.isclose(term(small), fresh(small), rtol=1e-12) and float(fresh(small)) > 0
+    far = x.clone()
+    far[10] += torch.tensor([1.2, 0.0, 0.0], dtype=far.dtype)                 # one atom past half the skin
+    term.refresh(coords(far), if_moved=True)
+    assert term.pairs is not made

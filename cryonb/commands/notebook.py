@@ -11,6 +11,7 @@ import ast
 import json
 from pathlib import Path
 
+from ..batch.table import PATH_SUFFIXES
 from ..errors import CryonbError
 from ..notebook_runs import copy_notebook, default_runs_root, execute_notebook, list_notebooks, notebook_path
 from . import check_folder_writable
@@ -31,10 +32,6 @@ def _literal(text: str):
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
-
-
-PATH_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx", ".mrc", ".map", ".ccp4", ".gz", ".bz2",
-                 ".npy", ".pkl", ".txt", ".csv", ".json", ".dcd", ".psf")
 
 
 def _parameter(name: str, text: str):

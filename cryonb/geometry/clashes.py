@@ -238,20 +238,29 @@ class ClashTerm:
         self.k, self.refresh_every, self.threshold, self.cutoff = neighbours, refresh_every, threshold, cutoff
         self.skin = skin
         self.pairs: np.ndarray | None = None
+        self._made_at: np.ndarray | None = None     # coordinates the list was made at
         self.steps = 0
 
-    def refresh(self, xyz_all: torch.Tensor, every_model: bool = False) -> None:
-        """Renew the pair list from the first model of a batch, or the union over every model."""
+    def refresh(self, xyz_all: torch.Tensor, every_model: bool = False, if_moved: bool = False) -> None:
+        """Renew the pair list from the first model of a batch, or the union over every model.
+
+        With ``if_moved`` the list is kept while no atom has moved half the skin since it was made:
+        a pair left out was then further than its contact distance + skin, so it still cannot
+        overlap (the loss is exactly that of a fresh list)."""
         models = xyz_all.detach().reshape(-1, *xyz_all.shape[-2:]).cpu().numpy()
-        lists = [candidate_pairs(self.atoms, x, self.cutoff, self.k)
-                 for x in (models if every_model else models[:1])]
+        models = models if every_model else models[:1]
+        if if_moved and self._made_at is not None and self._made_at.shape == models.shape:
+            if np.sqrt(((models - self._made_at) ** 2).sum(-1).max()) < self.skin / 2:
+                return
+        lists = [candidate_pairs(self.atoms, x, self.cutoff, self.k) for x in models]
         pairs = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists), axis=0)
         limits = pair_limits(self.atoms, pairs)
         with torch.no_grad():
-            near = (_overlaps(torch.as_tensor(models if every_model else models[:1]), *limits) > -self.skin).any(0)
+            near = (_overlaps(torch.as_tensor(models), *limits) > -self.skin).any(0)
         keep = near.numpy()
         self.pairs = pairs[keep]
         self._limits = tuple(v[near] for v in limits)     # kept until the next refresh
+        self._made_at = models.copy()
 
     def count(self, xyz: torch.Tensor) -> torch.Tensor:
         """(...,) pairs of the current list overlapping by more than MolProbity's 0.4 Å."""

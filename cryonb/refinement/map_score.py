@@ -49,7 +49,7 @@ class MapScore:
     @sigma.setter
     def sigma(self, value: torch.Tensor) -> None:
         self._sigma = value
-        self._classes = None            # gridding classes of these widths, made on first use
+        self._classes = {}              # top ring -> gridding classes of these widths, made on first use
 
     @property
     def n_orientations(self) -> int:
@@ -74,14 +74,14 @@ class MapScore:
             parts = [self.model_projections(xyz, b, top_ring) for b in batch.split(EVALUATION_CHUNK)]
             return torch.cat([p[0] for p in parts], -2), torch.cat([p[1] for p in parts], -2)
         x = xyz.to(self.device, torch.float32)
-        grid, keep = self._within(top_ring)[:2]
-        if self.method == "analytic":     # cost grows with the frequencies: take only those scored
+        grid = self._within(top_ring)[0]     # cost falls with the frequencies: take only those scored
+        if self.method == "analytic":
             return gmm_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, grid)
-        if self._classes is None:
-            self._classes = gridding_classes(self.grid, self.sigma.cpu().numpy())
-        real, imag = gridded_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre,
-                                         self.grid, self._classes)
-        return (real, imag) if keep is None else (real[..., keep], imag[..., keep])
+        key = None if grid is self.grid else top_ring
+        if key not in self._classes:           # coarser pixels suffice for a cut grid
+            self._classes[key] = gridding_classes(grid, self.sigma.cpu().numpy())
+        return gridded_projections(x, self.amplitude, self.sigma, self.rotations[batch], self.centre, grid,
+                                   self._classes[key])
 
     def _within(self, top_ring: int | None):
         """(grid, frequency indices or None, ring per frequency) for rings 0..top_ring (None: all)."""

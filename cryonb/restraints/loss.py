@@ -93,14 +93,15 @@ class GeometryLoss:
 
     def refresh(self, xyz: torch.Tensor, every_model: bool = False) -> None:
         """Recompute CDL ideals at the current phi/psi (first model of a batch) and the clash list
-        (first model, or with ``every_model`` the union of every model's pairs)."""
+        (first model, or with ``every_model`` the union of every model's pairs) when atoms have
+        moved enough to need it (:meth:`~cryonb.geometry.clashes.ClashTerm.refresh`)."""
         batch = xyz.detach().reshape(-1, *xyz.shape[-2:])
         x = batch[0]
         if self.cdl:
             self.restraints = self.cdl_plan.restraints(x.cpu().numpy().astype(np.float64))
-        if self.clash is not None:
+        if self.clash is not None:      # the clash list only once atoms moved enough to need it
             self.clash.refresh(self.clash.atoms.coordinates(self.topo, batch if every_model else x),
-                               every_model)
+                               every_model, if_moved=True)
 
     def terms(self, xyz: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every active term, each of the batch shape of ``xyz`` (..., n, 3)."""
