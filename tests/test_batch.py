@@ -130,3 +130,21 @@ def test_slurm_dry_run_shows_the_job_script_and_runs_nothing(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "#SBATCH" in text and "-p gpu" in text and "--cpus-per-task=8" in text and "row002" in text
     assert not (tmp_path / "b").exists()
+
+
+def test_a_finished_row_is_not_run_again_by_a_second_attempt(tmp_path):
+    """Dask may run a row's task twice (its worker died after the row finished; a resumed batch):
+    the second attempt finds the row ok with the same parameters and returns without running it."""
+    from cryonb.batch.row import run_row
+    from cryonb.batch.runner import Batch, row_task
+    rows = read_table(_table(tmp_path, "name,x\nonce,2.0\n"), DEFAULTS)
+    task = row_task(Batch(TINY, rows, tmp_path / "batch"), rows[0])
+    first = run_row(task)
+    assert first["state"] == "ok" and first["attempt"] == 1
+    stamp = (tmp_path / "batch" / "rows" / "once" / "metrics.json").stat().st_mtime_ns
+    again = run_row(task)
+    assert again["state"] == "ok" and again["attempt"] is None
+    assert (tmp_path / "batch" / "rows" / "once" / "metrics.json").stat().st_mtime_ns == stamp
+    changed = row_task(Batch(TINY, read_table(_table(tmp_path, "name,x\nonce,3.0\n"), DEFAULTS),
+                             tmp_path / "batch"), read_table(tmp_path / "table.csv", DEFAULTS)[0])
+    assert run_row(changed)["attempt"] == 2                          # new parameters: run again

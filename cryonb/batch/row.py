@@ -8,6 +8,7 @@ the row time-out or a killed kernel can look complete.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -25,8 +26,36 @@ KILL_GRACE = 10.0     # seconds between SIGTERM and SIGKILL when a row runs past
 
 def run_row(task: dict) -> dict:
     """Run the row described by ``task`` (see :func:`cryonb.batch.runner.row_task`); returns
-    ``{name, state, error, seconds, host, pid, attempt}``. Never raises for a failing notebook."""
+    ``{name, state, error, seconds, host, pid, attempt}``. Never raises for a failing notebook.
+
+    One attempt at a row runs at a time (a lock in ``attempts/``): an attempt left running by an
+    interrupted batch is waited for, and a row found finished with the same parameters is not
+    run again (a worker that died after the row finished, a resumed batch)."""
     folder, batch = Path(task["folder"]), Path(task["batch"])
+    (batch / "attempts").mkdir(parents=True, exist_ok=True)
+    with open(batch / "attempts" / f"{task['name']}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = finished_result(batch, task["name"], task["parameters"])
+        if done is not None:
+            return done
+        return _attempt(task, folder, batch)
+
+
+def finished_result(batch: Path, name: str, parameters: dict) -> dict | None:
+    """The result of row ``name`` already run to "ok" with ``parameters`` (its last attempt says
+    so and its run record still does), else None. The parameters are compared with those the
+    batch gave, kept in ``attempts/`` (a notebook may store its own view of them in its record)."""
+    status = _read(batch / "rows" / name / "status.json")
+    log = batch / "attempts" / f"{name}.jsonl"
+    if not status or status.get("state") != "ok" or not log.exists():
+        return None
+    ends = [json.loads(line) for line in log.read_text().splitlines() if '"finished"' in line]
+    if not ends or ends[-1].get("state") != "ok" or ends[-1].get("parameters") != parameters:
+        return None
+    return {**{k: v for k, v in ends[-1].items() if k not in ("event", "parameters")}, "attempt": None}
+
+
+def _attempt(task: dict, folder: Path, batch: Path) -> dict:
     attempt = _start_attempt(batch, task["name"])
     t0 = time.time()
     _fresh(folder)
@@ -41,7 +70,7 @@ def run_row(task: dict) -> dict:
               "seconds": round(time.time() - t0, 1), "host": platform.node(), "pid": os.getpid(),
               "attempt": attempt}
     with open(batch / "attempts" / f"{task['name']}.jsonl", "a") as fh:
-        fh.write(json.dumps({**result, "event": "finished"}) + "\n")
+        fh.write(json.dumps({**result, "event": "finished", "parameters": task["parameters"]}) + "\n")
     return result
 
 

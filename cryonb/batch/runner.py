@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CryonbError
-from ..runs import _read, begin_run, finish_run, load_run
+from ..runs import _read, begin_run, fail_run, finish_run, load_run
 from .table import Row
 
 SUMMARY_FIRST = ("name", "state", "error", "seconds", "attempts", "host")
@@ -46,23 +46,14 @@ def row_task(batch: Batch, row: Row) -> dict:
 
 def finished_rows(batch: Batch) -> set[str]:
     """Rows whose folder holds an ok run with the same parameters (skipped by ``--resume``)."""
-    done = set()
-    for row in batch.rows:
-        folder = batch.out / "rows" / row.name
-        try:
-            run = load_run(folder)
-        except CryonbError:
-            continue
-        if run.ok and run.config.get("parameters") == row.parameters:
-            done.add(row.name)
-    return done
+    from .row import finished_result
+    return {r.name for r in batch.rows if finished_result(batch.out, r.name, r.parameters) is not None}
 
 
 def run_batch(batch: Batch, client, resume: bool = False, echo=print) -> list[dict]:
     """Run every row (with ``resume``, only those not finished with the same parameters) on the
     Dask ``client``; rows fail on their own. Writes the batch's run record and summary.csv;
     returns the summary rows."""
-    from distributed import as_completed
     from .row import run_row
     skip = finished_rows(batch) if resume else set()
     todo = [r for r in batch.rows if r.name not in skip]
@@ -74,23 +65,33 @@ def run_batch(batch: Batch, client, resume: bool = False, echo=print) -> list[di
     t0 = time.time()
     futures = {client.submit(run_row, row_task(batch, r), key=f"cryonb-row-{r.name}-{uuid.uuid4().hex[:8]}",
                              pure=False): r.name for r in todo}
-    done = 0
-    for future in as_completed(futures):
-        name = futures[future]
-        done += 1
-        try:
-            result = future.result()
-        except Exception as exc:      # noqa: BLE001 - the task itself died (e.g. its workers kept being killed)
-            result = _task_failed(batch, name, exc)
-        echo(f"[{done}/{len(todo)}] {name}: {result['state']} in {result.get('seconds')} s"
-             + (f" - {result['error']}" if result.get("error") else ""))
+    try:
+        _gather(batch, futures, len(todo), echo)
+    except KeyboardInterrupt as exc:      # rows not started are dropped; rows running finish on their own
+        client.cancel(list(futures))
         write_summary(batch)
+        fail_run(batch.out, exc)
+        raise
     summary = write_summary(batch)
     states = [s["state"] for s in summary]
     finish_run(batch.out, {"rows": len(states), "rows_ok": states.count("ok"),
                            "rows_failed": states.count("failed"), "rows_run": len(todo),
                            "seconds": round(time.time() - t0, 1)})
     return summary
+
+
+def _gather(batch: Batch, futures: dict, total: int, echo) -> None:
+    """Wait for the rows as they finish, one console line and a fresh summary.csv each."""
+    from distributed import as_completed
+    for done, future in enumerate(as_completed(futures), start=1):
+        name = futures[future]
+        try:
+            result = future.result()
+        except Exception as exc:      # noqa: BLE001 - the task itself died (e.g. its workers kept being killed)
+            result = _task_failed(batch, name, exc)
+        echo(f"[{done}/{total}] {name}: {result['state']} in {result.get('seconds')} s"
+             + (f" - {result['error']}" if result.get("error") else ""))
+        write_summary(batch)
 
 
 def _workers(client) -> int:
@@ -102,7 +103,6 @@ def _workers(client) -> int:
 
 def _task_failed(batch: Batch, name: str, exc: Exception) -> dict:
     """The record of a row whose task never returned (Dask gave up on it)."""
-    from ..runs import fail_run
     folder = batch.out / "rows" / name
     folder.mkdir(parents=True, exist_ok=True)
     text = f"{type(exc).__name__}: {exc}"
