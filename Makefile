@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cryonb-installed
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install demo test chromium probe strip clean-venv
+.PHONY: install demo test figures chromium probe strip clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
@@ -45,6 +45,11 @@ demo: $(STAMP)
 
 test: $(STAMP) chromium probe
 	$(PY) -m pytest
+
+# Every file in figures/ from the committed records in figures/data (seconds; docs/figures.md says how
+# the records are refreshed from runs).
+figures: $(STAMP)
+	$(VENV)/bin/cryonb figures --data figures/data --out figures
 
 # Notebooks are jupytext pairs (cryonb/notebooks/NN_name.ipynb + .py): bring each pair in step from
 # its newer side, then strip the .ipynb's outputs.

@@ -14,8 +14,8 @@ import traceback
 from .data.sources import cache_dir
 from .errors import CryonbError
 
-COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "batch", "predict-ca",
-            "place", "rerank", "trace", "assemble", "build"]
+COMMANDS = ["simulate", "fsc", "validate", "refine", "refine-geometry", "series", "notebook", "batch", "figures",
+            "predict-ca", "place", "rerank", "trace", "assemble", "build"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,8 +89,10 @@ def versions() -> dict:
 def begin_run(folder: str | os.PathLike, pipeline: str, config: dict, inputs: dict | None = None,
               device: str | None = None, seed: int | None = None, threads: int | None = None) -> Path:
     """Write ``config.json`` and a "running" ``status.json``; keeps ``parameters`` an entry point
-    stored first (:func:`write_parameters`). Returns the folder."""
+    stored first (:func:`write_parameters`). ``device``: the torch device the run resolved (a
+    pipeline without one runs on the CPU and records "cpu"). Returns the folder."""
     folder = run_folder(folder)
+    device = "cpu" if device is None else device
     previous = _read(folder / "config.json") or {}
     write_json({"schema": SCHEMA, "pipeline": pipeline, "versions": versions(), "device": device,
                 "seed": seed, "threads": threads, "inputs": inputs or {}, "config": config,

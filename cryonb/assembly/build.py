@@ -22,6 +22,7 @@ from ..io import calpha, read_model, write_model
 from ..maps import Map
 from ..runs import finish_run, load_run, recorded
 from ..sequence import Sequence
+from ..torch_utils import resolve_device
 from ..templates.pool import Pool
 from .pipeline import AssemblyConfig, assemble_map
 
@@ -63,7 +64,8 @@ def build_model(m: Map, resolution: float, sequence: Sequence, pool: Pool, out: 
     out = Path(out)
     inputs = {"map": m.path, "resolution": resolution, "sequence": sequence.name, "length": len(sequence),
               "templates": len(pool.templates)}
-    with recorded(out, "build", asdict(cfg), inputs=inputs, seed=cfg.assembly.seed, threads=cfg.threads) as folder:
+    with recorded(out, "build", asdict(cfg), inputs=inputs, seed=cfg.assembly.seed, threads=cfg.threads,
+                  device=str(resolve_device("auto"))) as folder:
         steps = []
 
         def step(name, run):

@@ -70,6 +70,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 from cryonb import plots, runs, viz
 from cryonb.notebook_runs import interactive_run_dir
+from cryonb.torch_utils import resolve_device
 from cryonb.cnn import (DEFAULT_WEIGHTS, DataConfig, NetworkConfig, TrainConfig, ca_score, ca_structure,
                         calpha_chain, load_weights, pick_atoms, predict_probability, ship_weights,
                         shipped_config, shipped_data, split_structures, structure_names, train_network)
@@ -91,7 +92,8 @@ runs.write_parameters(run, {"full": full, "experimental": experimental, "scored"
                             "snr": snr})
 runs.begin_run(run, "cnn_training", {"network": network.as_dict(), "data": data.as_dict(),
                                      "training": training},
-               inputs={"split": split.as_dict()}, seed=training.seed, threads=training.threads)
+               inputs={"split": split.as_dict()}, seed=training.seed, threads=training.threads,
+               device=str(resolve_device(training.device)))
 print(f"train {len(split.train)} structures, validate on {len(split.val)}, test {len(split.test)}: {split.test}")
 print(f"run folder: {run}")
 

@@ -105,7 +105,8 @@ class MapScore:
 
     def __call__(self, xyz: torch.Tensor, batch: torch.Tensor, resolution: float) -> torch.Tensor:
         idx = self.rings(resolution)
-        frc = self.frc(xyz, batch, int(idx.max()))[..., idx]
+        top = int(self.grid.rings_between(self.low, resolution).max())    # from numpy: no device sync
+        frc = self.frc(xyz, batch, top)[..., idx]
         if self.ring_weight is None:
             return 1.0 - frc.mean()
         w = self.ring_weight[idx].to(frc.dtype)

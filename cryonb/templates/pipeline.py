@@ -26,6 +26,7 @@ from ..maps import Map
 from ..runs import finish_run, recorded
 from ..sequence import Sequence
 from ..tables import write_table
+from ..torch_utils import resolve_device
 from .align import SHUFFLES
 from .pool import Pool, Template
 from .rerank import Placed, Ranking, rerank
@@ -57,7 +58,8 @@ def rerank_map(m: Map, resolution: float, sequence: Sequence, pool: Pool, out: s
     cfg = config or RerankConfig()
     inputs = {"map": m.path, "resolution": resolution, "sequence": sequence.name, "length": len(sequence),
               "templates": len(pool.templates), "ca": "given" if ca is not None else "predicted"}
-    with recorded(out, "rerank", asdict(cfg), inputs=inputs, seed=cfg.seed) as folder:
+    with recorded(out, "rerank", asdict(cfg), inputs=inputs, seed=cfg.seed,
+                  device=str(resolve_device(cfg.device))) as folder:
         steps = []
         t0 = time.perf_counter()
         xyz, values = calphas_or_predicted(m, len(sequence), ca, ca_values, cfg.weights, cfg.device,

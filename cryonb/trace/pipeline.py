@@ -26,6 +26,7 @@ from ..maps import Map
 from ..runs import finish_run, recorded
 from ..sequence import Sequence
 from ..tables import write_table
+from ..torch_utils import resolve_device
 from .traces import TraceConfig, TraceResult, build_traces, chain_names, trace_structure
 
 COLUMNS = ["chain", "atoms", "first_residue", "last_residue", "threaded", "direction_score", "score", "margin"]
@@ -41,7 +42,7 @@ def trace_map(m: Map, resolution: float, sequence: Sequence, out: str | os.PathL
     inputs = {"map": m.path, "resolution": resolution, "sequence": sequence.name, "length": len(sequence),
               "ca": "given" if ca is not None else "predicted"}
     settings = {**asdict(cfg), "weights": weights, "device": device}
-    with recorded(out, "trace", settings, inputs=inputs) as folder:
+    with recorded(out, "trace", settings, inputs=inputs, device=str(resolve_device(device))) as folder:
         t0 = time.perf_counter()
         xyz, values = calphas_or_predicted(m, len(sequence), ca, ca_values, weights, device)
         write_calphas(xyz, values, folder / "predicted_ca.cif")
