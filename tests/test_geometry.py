@@ -243,14 +243,16 @@ def test_named_torsions_protein_and_rna(adk_topo, adk_closed, lib):
 def test_clash_list_keeps_pairs_near_contact_and_scores_as_the_full_list(adk_topo, adk_closed, lib):
     """The pair list keeps only pairs within the skin of contact at its refresh: for moves smaller
     than half the skin the clash loss equals that of the unpruned 128-neighbour list."""
-    x = torch.as_tensor(adk_topo.xyz(jitter(adk_closed, 0.3, seed=2)))
+    x = torch.as_tensor(adk_topo.xyz(jitter(adk_closed, 0.1, seed=2)))
     pruned = clashes.ClashTerm(adk_topo, lib, refresh_every=0)
     full = clashes.ClashTerm(adk_topo, lib, refresh_every=0, skin=np.inf)
     for term in (pruned, full):
         term.refresh(term.atoms.coordinates(adk_topo, x))
     assert len(pruned.pairs) < 0.7 * len(full.pairs)
     assert {tuple(p) for p in pruned.pairs.tolist()} <= {tuple(p) for p in full.pairs.tolist()}
-    moved = x + torch.as_tensor(np.random.default_rng(0).uniform(-0.5, 0.5, x.shape))   # < 1 Å apart
+    moved = x + torch.as_tensor(np.random.default_rng(0).uniform(-0.15, 0.15, x.shape))
+    shift = (pruned.atoms.coordinates(adk_topo, moved) - pruned.atoms.coordinates(adk_topo, x)).norm(dim=-1)
+    assert float(shift.max()) < pruned.skin / 2                  # hydrogens included
     for y in (x, moved):
         assert float(full(y)) > 0 and torch.isclose(pruned(y), full(y), rtol=1e-12)
         assert int(pruned.count(y)) == int(full.count(y))

@@ -6,7 +6,10 @@ electron-cloud X-H distances, as reduce places them for clashscore), the angle A
 and the dihedral B-A-P-H. When P has a second heavy neighbour, B is that
 neighbour (CH, CH2, aromatic and amide H); otherwise B is a neighbour of A, and
 the dihedral is the library's (methyl, hydroxyl, amine, thiol: a fixed torsion,
-no rotational search). Distances and angles come from the CCP4 monomer library;
+no rotational search). A hydrogen on an atom with three heavy neighbours (CA's HA, the CB-H of
+Val, Ile and Thr, Leu's CG-H) points away from the mean of its three bond directions, as reduce
+places it, whatever the bond angles: placed from two neighbours by ideal angles, it would sit up
+to 0.1 Å from reduce's where the angles are strained (a cis-Pro CA) and decide borderline clashes. Distances and angles come from the CCP4 monomer library;
 dihedrals from its ideal coordinates, except the backbone amide H, which lies
 in the peptide plane on the bisector (dihedral C(i-1)-CA-N-H = 180 degrees).
 """
@@ -39,6 +42,7 @@ class RidingHydrogens:
     names: np.ndarray
     residue: np.ndarray
     polar: np.ndarray      # bool: rides on N, O or S (can donate an H-bond; probe's polar H)
+    frame_c: np.ndarray | None = None   # third heavy neighbour of a tertiary parent, -1 for the others
 
     def __len__(self) -> int:
         return len(self.parent)
@@ -51,7 +55,17 @@ class RidingHydrogens:
         length = torch.as_tensor(self.length, dtype=dt)[:, None]
         theta = torch.as_tensor(np.radians(self.angle), dtype=dt)[:, None]
         phi = torch.as_tensor(np.radians(self.dihedral), dtype=dt)[:, None]
-        return nerf(b, a, p, length, theta, phi)
+        h = nerf(b, a, p, length, theta, phi)
+        tertiary = np.flatnonzero(self.frame_c >= 0) if self.frame_c is not None else []
+        if len(tertiary):
+            k = torch.as_tensor(tertiary)
+            first = torch.as_tensor(self.parent[tertiary])
+            sides = [x[..., torch.as_tensor(i[tertiary]), :] - x[..., first, :]
+                     for i in (self.frame_a, self.frame_b, self.frame_c)]
+            away = -sum(s / s.norm(dim=-1, keepdim=True) for s in sides)
+            placed = x[..., first, :] + length[k] * away / away.norm(dim=-1, keepdim=True)
+            h = h.index_copy(-2, k, placed)
+        return h
 
 
 def nerf(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, length, theta, phi) -> torch.Tensor:
@@ -83,10 +97,11 @@ def riding_hydrogens_for(topo, library) -> RidingHydrogens:
         key = (id(t), frozenset(r.atoms), frozenset(partners), skip)
         if key not in frames:
             frames[key] = _residue_frames(t, key[1], key[2], skip)
-        for name, pname, aname, bname, length, angle, dihedral in frames[key]:
+        for name, pname, aname, bname, cname, length, angle, dihedral in frames[key]:
             b = r.atoms[bname] if bname is not None else partners[pname]
-            rows.append((r.atoms[pname], r.atoms[aname], b, length, angle, dihedral, name, k))
-    cols = list(zip(*rows)) if rows else [[]] * 8
+            c = r.atoms[cname] if cname is not None else -1
+            rows.append((r.atoms[pname], r.atoms[aname], b, length, angle, dihedral, name, k, c))
+    cols = list(zip(*rows)) if rows else [[]] * 9
     parent = np.array(cols[0], dtype=np.int64)
     elements = topo.atoms.elements
     kind = np.where(np.isin(topo.atoms.energy_types[parent], list(_AROMATIC)), "Car", elements[parent])
@@ -94,7 +109,8 @@ def riding_hydrogens_for(topo, library) -> RidingHydrogens:
     return RidingHydrogens(parent, np.array(cols[1], dtype=np.int64), np.array(cols[2], dtype=np.int64),
                            length, np.array(cols[4], dtype=float),
                            np.array(cols[5], dtype=float), np.array(cols[6], dtype=str),
-                           np.array(cols[7], dtype=np.int64), np.isin(elements[parent], ["N", "O", "S"]))
+                           np.array(cols[7], dtype=np.int64), np.isin(elements[parent], ["N", "O", "S"]),
+                           np.array(cols[8], dtype=np.int64))
 
 
 def _lost_to_links(topo) -> dict[int, set[str]]:
@@ -134,8 +150,9 @@ def _link_partners(topo, library) -> dict[int, dict[str, int]]:
 
 
 def _residue_frames(t, present: frozenset, linked: frozenset, skip: frozenset) -> list[tuple]:
-    """(H, parent, A, B, length, angle, dihedral) by atom name for the template's hydrogens;
-    B is None where it is the parent's partner in a linked residue."""
+    """(H, parent, A, B, C, length, angle, dihedral) by atom name for the template's hydrogens;
+    B is None where it is the parent's partner in a linked residue; C the third heavy neighbour of
+    a tertiary parent (None for the others)."""
     out = []
     for h, name in enumerate(t.atoms):
         if t.elements[h] != "H" or (t.name, name) in _NOT_ADDED or name in skip:
@@ -147,7 +164,7 @@ def _residue_frames(t, present: frozenset, linked: frozenset, skip: frozenset) -
 
 
 def _frame(t, h: int, present: frozenset, linked: frozenset):
-    """(parent, A, B, length, angle, dihedral) by name for template hydrogen h, or None if atoms are missing."""
+    """(parent, A, B, C, length, angle, dihedral) by name for template hydrogen h, or None if atoms are missing."""
     bonds = [(b, v) for b, v in zip(t.bonds.tolist(), t.bond_ideal) if h in b]
     if not bonds:
         return None
@@ -160,6 +177,7 @@ def _frame(t, h: int, present: frozenset, linked: frozenset):
         return None
     a = heavy[0]
     angle = _ideal_angle(t, a, p, h)
+    third = t.atoms[heavy[2]] if len(heavy) == 3 else None
     if len(heavy) > 1:
         bname, dihedral = t.atoms[heavy[1]], _ideal_dihedral(t, heavy[1], a, p, h)
     elif pname in linked:  # amide H: in the peptide plane, opposite C(i-1)
@@ -172,7 +190,7 @@ def _frame(t, h: int, present: frozenset, linked: frozenset):
         depth = _depth(t)
         b = min(around_a, key=lambda x: depth[x])     # towards the backbone, as reduce staggers
         bname, dihedral = t.atoms[b], _rotor_dihedral(t, b, a, p, h)
-    return pname, t.atoms[a], bname, length, angle, dihedral
+    return pname, t.atoms[a], bname, third, length, angle, dihedral
 
 
 def _ideal_angle(t, a: int, p: int, h: int) -> float:
