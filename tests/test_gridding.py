@@ -218,3 +218,17 @@ def test_a_coarse_limit_scores_only_the_rings_it_needs_and_the_same(fragment_in_
     if method == "gridding":
         full_plan, cut_plan = score._classes[None][0][0], score._classes[int(score.rings(12.0).max())][0][0]
         assert cut_plan.n < full_plan.n and cut_plan.pixel > full_plan.pixel
+
+
+def test_a_limit_coarser_than_the_box_allows_starts_at_the_coarsest_scorable_one(fragment_in_map):
+    """A coarse-to-fine stage starting at 40 Å in a small box (5PTI's ~50 Å) once raised 'no
+    Fourier rings': the limit is taken no coarser than the box scores two rings at."""
+    from cryonb.refinement.map_score import MIN_RINGS
+    topo, xyz, b, proj = fragment_in_map
+    score = MapScore(proj, ModelGMM.from_topology(topo, xyz, 4.0, b))
+    period = proj.grid.size * proj.grid.pixel
+    assert score.coarsest_limit == pytest.approx(period / (MIN_RINGS + 0.5))
+    coarse = score.ring_indices(2 * period)
+    assert coarse.tolist() == score.ring_indices(score.coarsest_limit).tolist() and len(coarse) >= 1
+    value = score(torch.as_tensor(xyz), score.all_orientations(), 2 * period)
+    assert 0.0 <= float(value) < 1.0

@@ -15,6 +15,7 @@ from .projection import MapProjections, frc_per_ring, gmm_projections
 
 
 EVALUATION_CHUNK = 32   # images per pass when a score is evaluated without gradients
+MIN_RINGS = 2           # Fourier rings the coarsest FRC limit still scores
 
 
 class MapScore:
@@ -55,12 +56,25 @@ class MapScore:
     def n_orientations(self) -> int:
         return len(self.rotations)
 
-    def rings(self, resolution: float) -> torch.Tensor:
-        """Ring indices in the band [resolution, low cut-off] Å."""
-        idx = self.grid.rings_between(self.low, resolution)
+    @property
+    def coarsest_limit(self) -> float:
+        """The coarsest FRC limit (Å) that still scores :data:`MIN_RINGS` rings: a coarse-to-fine
+        stage asking for less (a 40 Å start in a 50 Å box) starts here instead."""
+        return self.grid.size * self.grid.pixel / (MIN_RINGS + 0.5)
+
+    def ring_indices(self, resolution: float) -> np.ndarray:
+        """Ring indices in the band [resolution, low cut-off] Å (the limit no coarser than
+        :attr:`coarsest_limit`)."""
+        limit = min(resolution, self.coarsest_limit)
+        idx = self.grid.rings_between(self.low, limit)
         if len(idx) == 0:
-            raise ValueError(f"no Fourier rings between {self.low} and {resolution} Å")
-        return torch.as_tensor(idx, device=self.device)
+            raise ValueError(f"no Fourier rings between {self.low} and {limit:.1f} Å (a {self.grid.size}-pixel "
+                             f"image of {self.grid.pixel:.2f} Å pixels)")
+        return idx
+
+    def rings(self, resolution: float) -> torch.Tensor:
+        """:meth:`ring_indices` as a tensor on the score's device."""
+        return torch.as_tensor(self.ring_indices(resolution), device=self.device)
 
     def model_projections(self, xyz: torch.Tensor, batch: torch.Tensor, top_ring: int | None = None
                           ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,8 +118,8 @@ class MapScore:
         return frc_per_ring(model, target, ring, grid.n_rings)
 
     def __call__(self, xyz: torch.Tensor, batch: torch.Tensor, resolution: float) -> torch.Tensor:
-        idx = self.rings(resolution)
-        top = int(self.grid.rings_between(self.low, resolution).max())    # from numpy: no device sync
+        rings = self.ring_indices(resolution)
+        idx, top = torch.as_tensor(rings, device=self.device), int(rings.max())   # no device sync
         frc = self.frc(xyz, batch, top)[..., idx]
         if self.ring_weight is None:
             return 1.0 - frc.mean()
