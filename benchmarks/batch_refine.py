@@ -119,7 +119,9 @@ def phase_one(table: Path, out: Path, folder: Path, sched_file: Path, workers: l
               interrupt_after: int) -> dict:
     """The batch with a worker killed mid-row and an interruption; returns what was done."""
     log = open(folder / "batch_phase1.log", "w")
-    batch = subprocess.Popen(batch_command(table, out, sched_file, False), stdout=log, stderr=subprocess.STDOUT)
+    # a shell's background job ignores SIGINT, and so would its children: restore it for the batch
+    batch = subprocess.Popen(batch_command(table, out, sched_file, False), stdout=log, stderr=subprocess.STDOUT,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     killed = None
     while batch.poll() is None:
         time.sleep(1.0)

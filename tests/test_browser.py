@@ -452,3 +452,41 @@ def test_quickstart_widget_draws_in_jupyterlab(lab: LabServer, lab_root: Path) -
     assert result.drawn_fraction > MIN_DRAWN_FRACTION, (
         f"the NGL canvas looks blank: only {result.drawn_fraction:.2%} of its pixels differ "
         f"from the background (need > {MIN_DRAWN_FRACTION:.0%}); see {canvas_png}")
+
+
+FIGURES_NOTEBOOK = NOTEBOOK.with_name("07_validation_figures.ipynb")
+
+
+@pytest.mark.timeout(600)
+def test_validation_figures_render_in_jupyterlab(tmp_path: Path) -> None:
+    """Notebook 07 run in JupyterLab shows every figure of figures/ as a decoded image."""
+    import nbformat
+
+    from cryonb.figures.book import FIGURES
+
+    root = tmp_path / "root"
+    (root / "notebooks").mkdir(parents=True)
+    nb = nbformat.read(FIGURES_NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, root / "notebooks" / FIGURES_NOTEBOOK.name)
+    n_code_cells = sum(c.cell_type == "code" for c in nb.cells)
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    with jupyter_lab(root, tmp_path / "jupyterlab.log") as lab, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(lab.url(f"/lab/tree/notebooks/{FIGURES_NOTEBOOK.name}"), timeout=NOTEBOOK_LOAD_TIMEOUT_MS)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=NOTEBOOK_LOAD_TIMEOUT_MS)
+            wait_for_kernel_idle(page, NOTEBOOK_LOAD_TIMEOUT_MS)
+            run_all_cells(page)
+            wait_for_all_cells_run(page, n_code_cells, RUN_ALL_TIMEOUT_MS)
+            tracebacks = page.locator(STDERR_OUTPUT, has_text="Traceback").all_inner_texts()
+            images = page.locator(".jp-OutputArea-output img")
+            widths = [images.nth(k).evaluate("img => img.naturalWidth") for k in range(images.count())]
+        finally:
+            page.screenshot(path=str(OUTPUT_DIR / "figures_notebook.png"), full_page=True)
+            browser.close()
+    assert not tracebacks, f"a cell raised: {tracebacks}"
+    assert len(widths) == len(FIGURES) and min(widths) > 100, widths

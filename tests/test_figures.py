@@ -1,4 +1,5 @@
-"""The figures of figures/: drawn from records only, byte-identical twice."""
+"""The figures of figures/: drawn from records only, byte-identical twice, every file with a
+producer, and the committed PNGs match a fresh drawing (image comparison)."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +11,7 @@ import pytest
 
 from cryonb.figures import records
 from cryonb.figures.book import FIGURES, make_figures
+from cryonb.figures.render import FORMATS
 from cryonb.validation.reference_data import top8000_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +57,23 @@ def test_a_missing_record_names_the_file_and_the_figure(tmp_path):
     from cryonb.errors import CryonbError
     with pytest.raises(CryonbError, match="refinement_batch.csv: record of figure refinement_before_after"):
         make_figures(tmp_path, tmp_path / "out", ["refinement_before_after"])
+
+
+def test_every_committed_figure_file_has_a_producer_and_every_producer_a_file():
+    files = {p.name for p in COMMITTED.iterdir() if p.is_file() and p.name != ".gitkeep"}
+    expected = {f"{name}.{ext}" for name in FIGURES for ext in (*FORMATS, "csv")}
+    assert files == expected
+    for name, (_, needed) in FIGURES.items():
+        assert all((COMMITTED / "data" / r).is_file() for r in needed), name
+
+
+@needs_top8000
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_committed_figures_match_a_fresh_drawing_of_their_records(tmp_path, name):
+    from matplotlib.testing.compare import compare_images
+    make_figures(COMMITTED / "data", tmp_path, [name])
+    assert (tmp_path / f"{name}.csv").read_bytes() == (COMMITTED / f"{name}.csv").read_bytes()
+    assert compare_images(str(COMMITTED / f"{name}.png"), str(tmp_path / f"{name}.png"), tol=2.0) is None
 
 
 def test_refinement_records_come_from_a_batch_summary(tmp_path):

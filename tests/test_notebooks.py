@@ -37,6 +37,7 @@ SMALL = {
                              "n_frames": 4, "baseline": True, "baseline_iterations": 4, "baseline_polish_steps": 10,
                              "threads": 1, "show_3d": False},   # its 3D cell once took 517 s in CI (open bug);
                                                                 # the view is checked in test_browser.py
+    "07_validation_figures": {},       # draws every figure from the committed records (figures/data)
 }
 
 
@@ -202,3 +203,13 @@ def test_a_notebook_that_fails_leaves_a_failed_run_record(tmp_path):
                          run_name="bad", runs_root=tmp_path)
     record = load_run(tmp_path / "00_quickstart" / "bad")
     assert record.state == "failed" and "no_such_model" in record.status["error"] and not record.metrics
+
+
+def test_figures_notebook_draws_every_figure_from_the_records(executed):
+    from cryonb.figures.book import FIGURES
+    folder = executed("07_validation_figures").parent
+    run = load_run(folder)
+    assert run.ok and run.metrics["figures"] == len(FIGURES)
+    for name in FIGURES:
+        for ext in ("svg", "png", "csv"):
+            assert (folder / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"

@@ -90,7 +90,8 @@ def half_map_rows(structure: str = "1dx5I", resolution: float = 3.5, snr: float 
     st = load_corpus_structure(structure)
     halves = half_maps(simulate_map(st, SimulationConfig(resolution=resolution, voxel_size=1.0)), snr, seed=0)
     curve = fsc(*halves)
-    return [{"case": structure, "curve": "half maps (simulated)", "frequency": float(f), "fsc": float(c)}
+    case = f"{structure}: half maps (cryonb simulator, {resolution:g} Å, SNR {snr:g})"
+    return [{"case": case, "curve": "half maps", "frequency": float(f), "fsc": float(c)}
             for f, c in zip(curve.frequency, curve.fsc) if f > 0]
 
 
@@ -110,7 +111,8 @@ def series_rows(bench: Path) -> list[dict]:
         with open(table, newline="") as fh:
             for r in csv.DictReader(fh):
                 k = int(r["frame"])
-                out.append({"method": method, "frame": k, "map": r["map"], "ca_rmsd": float(rmsd[k]),
+                out.append({"method": method, "frame": k, "map": Path(r["map"]).name if r["map"] else "",
+                            "ca_rmsd": float(rmsd[k]),
                             **{m: _number(r[m]) for m in SERIES_KEYS}})
     return out
 
