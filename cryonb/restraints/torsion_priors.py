@@ -141,7 +141,7 @@ class RotamerTerm:
                 rows.append((k, r.name, np.stack(quads)))
         self.mixtures = mixtures
         self.n = len(rows)
-        self.quads = np.concatenate([q for _, _, q in rows]).reshape(-1, 4)
+        self.quads = np.concatenate([q for _, _, q in rows]).reshape(-1, 4) if rows else np.zeros((0, 4), np.int64)
         first = np.cumsum([0] + [len(q) for _, _, q in rows])
         self.groups = []      # (residues, index of each chi in self.quads (m, d), table)
         for d in sorted({len(q) for _, _, q in rows}):
