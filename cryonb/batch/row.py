@@ -46,10 +46,9 @@ def finished_result(batch: Path, name: str, parameters: dict) -> dict | None:
     so and its run record still does), else None. The parameters are compared with those the
     batch gave, kept in ``attempts/`` (a notebook may store its own view of them in its record)."""
     status = _read(batch / "rows" / name / "status.json")
-    log = batch / "attempts" / f"{name}.jsonl"
-    if not status or status.get("state") != "ok" or not log.exists():
+    if not status or status.get("state") != "ok":
         return None
-    ends = [json.loads(line) for line in log.read_text().splitlines() if '"finished"' in line]
+    ends = [e for e in attempt_log(batch, name) if e["event"] == "finished"]
     if not ends or ends[-1].get("state") != "ok" or ends[-1].get("parameters") != parameters:
         return None
     return {**{k: v for k, v in ends[-1].items() if k not in ("event", "parameters")}, "attempt": None}
@@ -74,11 +73,18 @@ def _attempt(task: dict, folder: Path, batch: Path) -> dict:
     return result
 
 
+def attempt_log(batch: Path, name: str) -> list[dict]:
+    """Every event of row ``name``'s attempts, in order (``attempts/<name>.jsonl``): "started" and
+    "finished" records (a finished one carries the state, error and the batch's parameters)."""
+    log = batch / "attempts" / f"{name}.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
 def _start_attempt(batch: Path, name: str) -> int:
     """Log an attempt's start; returns its number (1 for the first)."""
     log = batch / "attempts" / f"{name}.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
-    previous = sum(1 for line in log.read_text().splitlines() if '"started"' in line) if log.exists() else 0
+    previous = sum(e["event"] == "started" for e in attempt_log(batch, name))
     with open(log, "a") as fh:
         fh.write(json.dumps({"event": "started", "attempt": previous + 1, "host": platform.node(),
                              "pid": os.getpid(), "time": time.time()}) + "\n")

@@ -131,9 +131,9 @@ def write_summary(batch: Batch) -> list[dict]:
 
 
 def summary_row(batch: Batch, row: Row) -> dict:
+    from .row import attempt_log
     folder = batch.out / "rows" / row.name
-    attempts = folder.parent.parent / "attempts" / f"{row.name}.jsonl"
-    n = sum(1 for line in attempts.read_text().splitlines() if '"started"' in line) if attempts.exists() else 0
+    n = sum(e["event"] == "started" for e in attempt_log(batch.out, row.name))
     try:
         run = load_run(folder)
     except CryonbError:

@@ -129,9 +129,8 @@ def read_records(path: Path) -> list[dict]:
 
 def _parameter(batch: Path, name: str, key: str) -> str:
     """A row's parameter as the batch gave it (its last attempt's record)."""
-    import json
-    lines = (batch / "attempts" / f"{name}.jsonl").read_text().splitlines()
-    ends = [json.loads(x) for x in lines if '"finished"' in x]
+    from ..batch.row import attempt_log
+    ends = [e for e in attempt_log(batch, name) if e["event"] == "finished"]
     return ends[-1]["parameters"][key]
 
 

@@ -119,14 +119,14 @@ class CDLPlan:
         self.quads = np.array([r[3] for r in rows], dtype=np.int64).reshape(-1, 4, 4)
         self.group = np.array([r[4] for r in rows], dtype=np.int64)
         self.is_pro = np.array([r[5] for r in rows], dtype=bool)
-        self.rows = self._rows(rows, self.table.columns)
-        self.cis_rows = self._rows(rows, self.table.cis_pro_columns)
+        r = topo.restraints
+        lookup = ({tuple(sorted(b)): k for k, b in enumerate(r.bonds.tolist())},
+                  {(a[1], min(a[0], a[2]), max(a[0], a[2])): k for k, a in enumerate(r.angles.tolist())})
+        self.rows = self._rows(rows, self.table.columns, *lookup)
+        self.cis_rows = self._rows(rows, self.table.cis_pro_columns, *lookup)
 
-    def _rows(self, rows, columns) -> np.ndarray:
+    def _rows(self, rows, columns, bond_row: dict, angle_row: dict) -> np.ndarray:
         """(residues, columns) restraint row set by each column (bond or angle row), -1: none."""
-        r = self.topo.restraints
-        bond_row = {tuple(sorted(b)): k for k, b in enumerate(r.bonds.tolist())}
-        angle_row = {(a[1], min(a[0], a[2]), max(a[0], a[2])): k for k, a in enumerate(r.angles.tolist())}
         out = np.full((len(rows), len(columns)), -1, dtype=np.int64)
         for i, (k, prev, nxt, *_) in enumerate(rows):
             for c, name in enumerate(columns):

@@ -6,12 +6,14 @@ electron-cloud X-H distances, as reduce places them for clashscore), the angle A
 and the dihedral B-A-P-H. When P has a second heavy neighbour, B is that
 neighbour (CH, CH2, aromatic and amide H); otherwise B is a neighbour of A, and
 the dihedral is the library's (methyl, hydroxyl, amine, thiol: a fixed torsion,
-no rotational search). A hydrogen on an atom with three heavy neighbours (CA's HA, the CB-H of
-Val, Ile and Thr, Leu's CG-H) points away from the mean of its three bond directions, as reduce
-places it, whatever the bond angles: placed from two neighbours by ideal angles, it would sit up
-to 0.1 Å from reduce's where the angles are strained (a cis-Pro CA) and decide borderline clashes. Distances and angles come from the CCP4 monomer library;
+no rotational search). Distances and angles come from the CCP4 monomer library;
 dihedrals from its ideal coordinates, except the backbone amide H, which lies
 in the peptide plane on the bisector (dihedral C(i-1)-CA-N-H = 180 degrees).
+
+A hydrogen on an atom with three heavy neighbours (CA's HA, the CB-H of Val, Ile and Thr, Leu's
+CG-H) points away from the mean of its three bond directions, as reduce places it, whatever the
+bond angles: placed from two neighbours by ideal angles, it would sit up to 0.1 Å from reduce's
+where the angles are strained (a cis-Pro CA) and decide borderline clashes.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ class RidingHydrogens:
     names: np.ndarray
     residue: np.ndarray
     polar: np.ndarray      # bool: rides on N, O or S (can donate an H-bond; probe's polar H)
-    frame_c: np.ndarray | None = None   # third heavy neighbour of a tertiary parent, -1 for the others
+    frame_c: np.ndarray    # third heavy neighbour of a tertiary parent, -1 for the others
 
     def __len__(self) -> int:
         return len(self.parent)
@@ -56,7 +58,7 @@ class RidingHydrogens:
         theta = torch.as_tensor(np.radians(self.angle), dtype=dt)[:, None]
         phi = torch.as_tensor(np.radians(self.dihedral), dtype=dt)[:, None]
         h = nerf(b, a, p, length, theta, phi)
-        tertiary = np.flatnonzero(self.frame_c >= 0) if self.frame_c is not None else []
+        tertiary = np.flatnonzero(self.frame_c >= 0)
         if len(tertiary):
             k = torch.as_tensor(tertiary)
             first = torch.as_tensor(self.parent[tertiary])

@@ -63,7 +63,7 @@ def relative_b(score, x: torch.Tensor, orientations: torch.Tensor, resolution: f
         zeros = torch.zeros(grid.n_rings, device=score.device)
         p_model = zeros.index_add(0, score.ring, (mr ** 2 + mi ** 2).sum(0)).cpu()
         p_map = zeros.index_add(0, score.ring, (tr ** 2 + ti ** 2).sum(0)).cpu()
-    rings = score.rings(resolution).cpu().numpy()
+    rings = score.ring_indices(resolution)
     s2 = (rings / (grid.size * grid.pixel)) ** 2
     ratio = 0.5 * np.log(p_map.numpy()[rings] / np.maximum(p_model.numpy()[rings], 1e-30))
     slope = np.polyfit(-s2 / 4, ratio, 1)[0]

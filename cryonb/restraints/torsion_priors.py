@@ -72,7 +72,6 @@ class RamaTerm:
         self.residues, self.phi, self.psi = common, phi_idx[i], psi_idx[j]
         self.quads = np.concatenate([self.phi, self.psi]).reshape(-1, 4)
         self.classes = rama_class_of(topo, xyz0, common, tors)
-        self.mixtures = mixtures
         names = sorted(set(self.classes.tolist()))
         self.table = ResidueMixtures([mixtures[c] for c in names], [names.index(c) for c in self.classes]) \
             if names else None
@@ -139,24 +138,23 @@ class RotamerTerm:
             quads = [chi[n].get(k) for n in ("chi1", "chi2", "chi3", "chi4")[:mix.ndim] if n in chi]
             if len(quads) == mix.ndim and all(q is not None for q in quads):
                 rows.append((k, r.name, np.stack(quads)))
-        self.mixtures = mixtures
         self.n = len(rows)
         self.quads = np.concatenate([q for _, _, q in rows]).reshape(-1, 4) if rows else np.zeros((0, 4), np.int64)
         first = np.cumsum([0] + [len(q) for _, _, q in rows])
-        self.groups = []      # (residues, index of each chi in self.quads (m, d), table)
+        self.groups = []      # (index of each chi in self.quads (m, d), table)
         for d in sorted({len(q) for _, _, q in rows}):
             sel = [i for i, (_, _, q) in enumerate(rows) if len(q) == d]
             names = sorted({rows[i][1] for i in sel})
             table = ResidueMixtures([mixtures[n] for n in names], [names.index(rows[i][1]) for i in sel])
             chis = np.array([first[i] + np.arange(d) for i in sel], dtype=np.int64)
-            self.groups.append((np.array([rows[i][0] for i in sel]), torch.as_tensor(chis), table))
+            self.groups.append((torch.as_tensor(chis), table))
 
     def scored(self, xyz: torch.Tensor):
         """Per number of chis d: (table, chis (..., m_d, d) degrees, log-scores (..., m_d))."""
         if self.n == 0:
             return
         angles = dihedrals_deg(xyz, self.quads)
-        for _, chis, table in self.groups:
+        for chis, table in self.groups:
             x = angles.index_select(-1, chis.reshape(-1)).reshape(*angles.shape[:-1], *chis.shape)
             yield table, x, table.log_score(x)
 

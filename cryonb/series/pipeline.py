@@ -185,7 +185,7 @@ def _weigh_rings(scores: list, xyz: np.ndarray, resolution: float) -> str:
     x = torch.as_tensor(xyz)
     ends = []
     for s in scores:
-        w = s.weigh_rings_by_snr(x, resolution)[s.rings(resolution).cpu().numpy()]
+        w = s.weigh_rings_by_snr(x, resolution)[s.ring_indices(resolution)]
         ends.append(w[-1] / w[0])
     return (f"FRC rings weighed by signal-to-noise: the ring at {resolution:g} Å weighs "
             f"{min(ends):.2g}-{max(ends):.2g} x the lowest scored ring")
